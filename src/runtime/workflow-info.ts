@@ -1,0 +1,32 @@
+/** What workflow code can know about its own run. */
+export interface WorkflowInfo {
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  taskQueue: string;
+  /** Attempt of the run (1 until workflow retries exist). */
+  attempt: number;
+  firstExecutionRunId: string;
+  /** When the run started (epoch ms). */
+  startTime: Date;
+  runStartTime: Date;
+  /** Execution timeout in ms, if any. */
+  executionTimeout?: number;
+  runTimeout?: number;
+  workflowTaskTimeout: number;
+  /** Events in the history as of the current workflow task. */
+  historyLength: number;
+  unsafe: {
+    /** True while the code is replaying history (logging is silenced then). */
+    readonly isReplaying: boolean;
+    /** Real wall-clock time; not deterministic. */
+    now(): number;
+  };
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Where workflow and worker logs go. */
+export interface WorkflowLogger {
+  log(level: LogLevel, message: string, attributes?: Record<string, unknown>): void;
+}

@@ -1,0 +1,83 @@
+/**
+ * The storage port. The engine talks to a database only through this interface; each database has
+ * one implementation (`sqlite/`, and PostgreSQL next) and all of them pass the same contract suite
+ * (`test/store/contract.ts`).
+ *
+ * The contract:
+ * - `transaction(work)` runs `work` atomically: all its writes commit together or none do, and
+ *   `work`'s promise settles only after the commit is durable. `work` must await nothing but the
+ *   methods of its `StoreTransaction` (an implementation may run several units in one physical
+ *   transaction: group commit).
+ * - Rows returned by `readyTasks` and `expiredTasks` are held by the transaction until it ends, so
+ *   that two processes never claim the same task (one writer on SQLite; `FOR UPDATE SKIP LOCKED` on
+ *   PostgreSQL). Claims are fenced by each task's `claimToken`.
+ * - Hints (`subscribe`) only cut latency. Every consumer must stay correct when a hint is lost,
+ *   e.g. when the change was made by another process: pollers poll anyway.
+ */
+import type { ExecutionState, ExecutionStatus } from '../state/execution-state.ts';
+import type { HistoryEvent } from '../state/events.ts';
+import type { TaskChange, TaskKind, TaskRecord } from '../state/tasks.ts';
+
+export interface StoreTransaction {
+  /** The run's state, held for update until the transaction ends. */
+  getExecution(runId: string): Promise<ExecutionState | undefined>;
+  /** Run id of the running execution of `workflowId`, if one is running. */
+  getRunningRunId(workflowId: string): Promise<string | undefined>;
+  insertExecution(state: ExecutionState): Promise<void>;
+  updateExecution(state: ExecutionState): Promise<void>;
+  appendEvents(runId: string, events: HistoryEvent[]): Promise<void>;
+  /** Events of the run with ids ≥ `fromEventId`, in order. */
+  readHistory(runId: string, fromEventId: number): Promise<HistoryEvent[]>;
+  getTask(key: string): Promise<TaskRecord | undefined>;
+  applyTaskChanges(changes: TaskChange[]): Promise<void>;
+  /** Up to `limit` ready tasks of a queue, oldest first, held for update. */
+  readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]>;
+  /** Up to `limit` tasks whose `expiresAt` ≤ `now`, soonest first, held for update. */
+  expiredTasks(now: number, limit: number): Promise<TaskRecord[]>;
+}
+
+/** One row of visibility: what `describe()` and listings show. */
+export interface ExecutionSummary {
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  taskQueue: string;
+  status: ExecutionStatus;
+  startTime: number;
+  closeTime?: number;
+  historyLength: number;
+}
+
+export interface ListExecutionsOptions {
+  workflowId?: string;
+  status?: ExecutionStatus;
+  workflowType?: string;
+  /** Newest first; return runs started before this run's start (for paging). */
+  pageSize?: number;
+  before?: { startTime: number; runId: string };
+}
+
+/** A wake-up hint, emitted after a commit. */
+export type StoreHint =
+  | { type: 'task-ready'; kind: TaskKind; taskQueue: string }
+  | { type: 'expiry'; at: number }
+  | { type: 'run-closed'; runId: string }
+  /** Another process changed the database: anything may have happened. */
+  | { type: 'external-change' };
+
+export interface Store {
+  /** Where the data lives, for messages (e.g. `sqlite:/srv/keel.db`). */
+  readonly location: string;
+  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  getExecution(runId: string): Promise<ExecutionState | undefined>;
+  /** The given run of `workflowId`, or its latest run. */
+  findExecution(workflowId: string, runId?: string): Promise<ExecutionSummary | undefined>;
+  listExecutions(options?: ListExecutionsOptions): Promise<ExecutionSummary[]>;
+  readHistory(runId: string, fromEventId?: number): Promise<HistoryEvent[]>;
+  /** The run's activity tasks (pending activities with their attempt state). */
+  activityTasks(runId: string): Promise<TaskRecord<'activity'>[]>;
+  /** Soonest `expiresAt` of any task, to know how long the expiry scanner may sleep. */
+  nextExpiry(): Promise<number | undefined>;
+  subscribe(listener: (hint: StoreHint) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,200 @@
+/**
+ * Runs claimed activity attempts: calls the registered function with its context, sends throttled
+ * heartbeats, enforces the attempt's deadline locally, and reports the outcome.
+ */
+import { TaskLostError } from '../common/errors.ts';
+import { ApplicationFailure, CancelledFailure } from '../common/failure.ts';
+import { encodeFailure } from '../common/failure-converter.ts';
+import { assertPayload, PayloadError } from '../common/payload.ts';
+import { Context, type ActivityCancellationReason } from '../activity/context.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { ActivityTaskGrant } from '../engine/grants.ts';
+import type { WorkflowLogger } from '../runtime/workflow-info.ts';
+import { runningExpiry } from '../state/activity-deadlines.ts';
+import type { ActivityFunction } from '../workflow/activities.ts';
+
+/** Without a heartbeat timeout, heartbeats still carry cancellation; they are sent at most this often. */
+const DEFAULT_HEARTBEAT_THROTTLE_MS = 30_000;
+
+export class ActivityExecutor {
+  /** Attempts running now, to cancel them at shutdown. */
+  readonly running = new Set<Context>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly activities: ReadonlyMap<string, ActivityFunction>,
+    private readonly identity: string,
+    private readonly logger: WorkflowLogger,
+  ) {}
+
+  async execute(grant: ActivityTaskGrant): Promise<void> {
+    const { task } = grant;
+    const fn = this.activities.get(task.activityType);
+    if (!fn) {
+      const registered = [...this.activities.keys()].join(', ') || 'none';
+      await this.report(() =>
+        this.engine.failActivityTask(
+          grant,
+          encodeFailure(
+            ApplicationFailure.create({
+              message: `Activity type '${task.activityType}' is not registered on this worker (task queue '${grant.taskQueue}'; registered: ${registered}).`,
+              type: 'NotFoundError',
+            }),
+          ),
+          this.identity,
+        ),
+      );
+      return;
+    }
+
+    const heartbeats = new HeartbeatSender(this.engine, grant, task.heartbeatTimeout, (reason) =>
+      context.cancel(reason),
+    );
+    const context = new Context(
+      {
+        activityId: task.activityId,
+        activityType: task.activityType,
+        attempt: task.attempt,
+        workflowExecution: { workflowId: task.workflowId, runId: grant.runId },
+        workflowType: task.workflowType,
+        taskQueue: grant.taskQueue,
+        heartbeatDetails: task.heartbeatDetails,
+        scheduledTimestampMs: task.scheduledTime,
+        startedTimestampMs: grant.startedTime,
+        startToCloseTimeoutMs: task.startToCloseTimeout,
+        ...(task.scheduleToCloseTimeout
+          ? { scheduleToCloseTimeoutMs: task.scheduleToCloseTimeout }
+          : {}),
+        ...(task.heartbeatTimeout ? { heartbeatTimeoutMs: task.heartbeatTimeout } : {}),
+      },
+      (details) => heartbeats.heartbeat(details),
+    );
+    // The engine times the attempt out at its deadline too; this tells the activity at the same moment.
+    const deadline = runningExpiry({ ...task, startedTime: grant.startedTime });
+    const deadlineTimer = setTimeout(
+      () => context.cancel('TIMED_OUT'),
+      Math.max(0, deadline - this.engine.clock.now()),
+    );
+    this.running.add(context);
+    try {
+      let result: unknown;
+      try {
+        result = await context.run(() => fn(...task.input));
+        assertPayload(result, `the result of activity '${task.activityType}'`);
+      } catch (error) {
+        await this.reportFailure(grant, context, heartbeats, error);
+        return;
+      }
+      await this.report(() => this.engine.completeActivityTask(grant, result, this.identity));
+    } finally {
+      clearTimeout(deadlineTimer);
+      heartbeats.stop();
+      this.running.delete(context);
+    }
+  }
+
+  private async reportFailure(
+    grant: ActivityTaskGrant,
+    context: Context,
+    heartbeats: HeartbeatSender,
+    error: unknown,
+  ): Promise<void> {
+    const reason = context.cancellationReason;
+    // The engine already closed or re-dispatched this attempt: a report would be refused.
+    if (reason === 'TIMED_OUT' || reason === 'NOT_FOUND') return;
+    if (reason === 'CANCELLED' && error instanceof CancelledFailure) {
+      await this.report(() => this.engine.cancelActivityTask(grant, error.details, this.identity));
+      return;
+    }
+    const failure =
+      error instanceof PayloadError
+        ? ApplicationFailure.create({
+            message: error.message,
+            type: 'PayloadError',
+            nonRetryable: true,
+          })
+        : reason === 'WORKER_SHUTDOWN' && error instanceof CancelledFailure
+          ? ApplicationFailure.create({
+              message: `Worker ${this.identity} shut down during the attempt`,
+              type: 'WorkerShutdown',
+            })
+          : error;
+    await this.report(() =>
+      this.engine.failActivityTask(
+        grant,
+        encodeFailure(failure),
+        this.identity,
+        heartbeats.unsentDetails,
+      ),
+    );
+  }
+
+  private async report(send: () => Promise<void>): Promise<void> {
+    try {
+      await send();
+    } catch (error) {
+      if (!(error instanceof TaskLostError)) throw error;
+      this.logger.log('warn', error.message);
+    }
+  }
+}
+
+/**
+ * Sends heartbeats at most every 80% of the heartbeat timeout (as Temporal does), always the latest
+ * details, and turns the engine's answer into a cancellation of the attempt.
+ */
+class HeartbeatSender {
+  private readonly intervalMs: number;
+  private lastSentAt = 0;
+  private timer?: NodeJS.Timeout;
+  private inFlight = false;
+  private hasUnsent = false;
+  private details: unknown;
+  private stopped = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly grant: ActivityTaskGrant,
+    heartbeatTimeout: number | undefined,
+    private readonly cancel: (reason: ActivityCancellationReason) => void,
+  ) {
+    this.intervalMs = heartbeatTimeout ? heartbeatTimeout * 0.8 : DEFAULT_HEARTBEAT_THROTTLE_MS;
+  }
+
+  get unsentDetails(): unknown {
+    return this.hasUnsent ? this.details : undefined;
+  }
+
+  heartbeat(details: unknown): void {
+    if (this.stopped) return;
+    this.details = details;
+    this.hasUnsent = true;
+    if (this.inFlight || this.timer) return;
+    const wait = this.lastSentAt + this.intervalMs - Date.now();
+    if (wait <= 0) void this.send();
+    else this.timer = setTimeout(() => void this.send(), wait);
+  }
+
+  private async send(): Promise<void> {
+    this.timer = undefined;
+    if (this.stopped) return;
+    this.inFlight = true;
+    this.hasUnsent = false;
+    this.lastSentAt = Date.now();
+    try {
+      const { cancelRequested } = await this.engine.heartbeatActivityTask(this.grant, this.details);
+      if (cancelRequested) this.cancel('CANCELLED');
+    } catch (error) {
+      if (error instanceof TaskLostError)
+        this.cancel(error.reason === 'gone' ? 'NOT_FOUND' : 'TIMED_OUT');
+    } finally {
+      this.inFlight = false;
+      if (this.hasUnsent && !this.stopped) this.heartbeat(this.details);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * `keel/worker`: runs workflows and activities.
+ *
+ * @example
+ * import { Worker } from 'keel/worker';
+ * import * as workflows from './workflows.ts';
+ * import * as activities from './activities.ts';
+ *
+ * const worker = await Worker.create({ connection: './keel.db', taskQueue: 'orders', workflows, activities });
+ * await worker.run();
+ */
+export { Worker, type WorkerOptions, type WorkerState } from './worker.ts';
+export type { WorkflowLogger, LogLevel } from '../runtime/workflow-info.ts';
+export { consoleLogger } from '../common/logger.ts';
+export { SqliteStore, type SqliteStoreOptions } from '../store/sqlite/sqlite-store.ts';
+export { openStore } from '../store/open-store.ts';
+export type { Store } from '../store/store.ts';

@@ -1,0 +1,388 @@
+/**
+ * The worker: polls one task queue for workflow and activity tasks, runs them, and (in every worker
+ * process) fires timers and timeouts whose time came.
+ *
+ * Lifecycle: INITIALIZED → RUNNING (`run()`) → STOPPING (`shutdown()`, SIGINT, SIGTERM) → STOPPED
+ * (`run()` resolves). Stopping: polling stops at once, running workflow tasks finish, running
+ * activities get `shutdownGraceTime` to finish before they are cancelled; every result is written
+ * in a transaction, so nothing is left half-written.
+ */
+import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { toMs, type Duration } from '../common/duration.ts';
+import { IllegalStateError } from '../common/errors.ts';
+import { consoleLogger } from '../common/logger.ts';
+import { Engine } from '../engine/engine.ts';
+import type { Clock } from '../engine/clock.ts';
+import type { WorkflowFunction } from '../runtime/activator.ts';
+import { maybeActivator } from '../runtime/context.ts';
+import { installWorkflowGuards } from '../runtime/global-guards.ts';
+import type { WorkflowLogger } from '../runtime/workflow-info.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store, StoreHint } from '../store/store.ts';
+import { TaskKind } from '../state/tasks.ts';
+import type { ActivityFunction } from '../workflow/activities.ts';
+import { ActivityExecutor } from './activity-executor.ts';
+import { Wakeup } from '../common/wakeup.ts';
+import { WorkflowTaskExecutor } from './workflow-task-executor.ts';
+
+installWorkflowGuards();
+
+export interface WorkerOptions {
+  /** An open store to use (shared with a client, say). Give this or `connection`. */
+  store?: Store;
+  /** Path of the SQLite file to open (created if missing); the worker closes it when it stops. */
+  connection?: string;
+  /** The task queue this worker polls. */
+  taskQueue: string;
+  /**
+   * Workflow functions by type name: usually the module namespace, `import * as workflows from './workflows.ts'`.
+   * No bundling: the functions run as they are (see docs/design.md).
+   */
+  workflows?: Record<string, unknown>;
+  /** Path of a module whose exported functions are the workflows (alternative to `workflows`). */
+  workflowsPath?: string;
+  /** Activity implementations by type name, e.g. `import * as activities from './activities.ts'`. */
+  activities?: Record<string, unknown>;
+  /** Workflow tasks run at once. @defaultValue 40 */
+  maxConcurrentWorkflowTaskExecutions?: number;
+  /** Activity attempts run at once. @defaultValue 100 */
+  maxConcurrentActivityTaskExecutions?: number;
+  /** Live workflows kept in memory so that their next task needs no replay; 0 replays every task. @defaultValue 1000 */
+  maxCachedWorkflows?: number;
+  /** How long running activities may go on after shutdown starts before they are cancelled. @defaultValue '10s' */
+  shutdownGraceTime?: Duration;
+  /** Poll interval when no wake-up hint arrives (other processes' changes). @defaultValue 1000 ms */
+  pollIntervalMs?: number;
+  /** Shut down gracefully on SIGINT and SIGTERM. @defaultValue true */
+  handleSignals?: boolean;
+  /** Names this worker in the history. @defaultValue `pid@hostname` */
+  identity?: string;
+  logger?: WorkflowLogger;
+  /** @internal the time-skipping test environment passes its clock */
+  clock?: Clock;
+}
+
+export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
+
+/**
+ * @example
+ * const worker = await Worker.create({
+ *   connection: './keel.db',
+ *   taskQueue: 'orders',
+ *   workflows,            // import * as workflows from './workflows.ts'
+ *   activities,           // import * as activities from './activities.ts'
+ * });
+ * await worker.run();     // until worker.shutdown(), SIGINT or SIGTERM
+ */
+export class Worker {
+  #state: WorkerState = 'INITIALIZED';
+  readonly identity: string;
+  readonly taskQueue: string;
+  readonly engine: Engine;
+  private readonly workflowExecutor: WorkflowTaskExecutor;
+  private readonly activityExecutor: ActivityExecutor;
+  private readonly logger: WorkflowLogger;
+  private readonly wakeups = {
+    workflow: new Wakeup(),
+    activity: new Wakeup(),
+    expiry: new Wakeup(),
+  };
+  private nextExpiryWake = Infinity;
+  private readonly inFlight = {
+    workflow: new Set<Promise<void>>(),
+    activity: new Set<Promise<void>>(),
+  };
+  private readonly stopping: { promise: Promise<void>; resolve: () => void };
+  private unsubscribe?: () => void;
+
+  private constructor(
+    private readonly options: WorkerOptions,
+    private readonly store: Store,
+    private readonly ownsStore: boolean,
+    private readonly workflowTypes: Map<string, WorkflowFunction>,
+    private readonly activityTypes: Map<string, ActivityFunction>,
+  ) {
+    this.identity = options.identity ?? `${process.pid}@${hostname()}`;
+    this.taskQueue = options.taskQueue;
+    this.logger = options.logger ?? consoleLogger();
+    this.engine = new Engine(store, options.clock);
+    this.workflowExecutor = new WorkflowTaskExecutor(
+      this.engine,
+      workflowTypes,
+      this.identity,
+      this.logger,
+      options.maxCachedWorkflows ?? 1000,
+    );
+    this.activityExecutor = new ActivityExecutor(
+      this.engine,
+      activityTypes,
+      this.identity,
+      this.logger,
+    );
+    let resolveStopping!: () => void;
+    this.stopping = {
+      promise: new Promise((r) => (resolveStopping = r)),
+      resolve: resolveStopping,
+    };
+  }
+
+  /** Checks the options, loads `workflowsPath` if given, opens the store; the worker polls once `run()` is called. */
+  static async create(options: WorkerOptions): Promise<Worker> {
+    if (!options || typeof options.taskQueue !== 'string' || options.taskQueue === '') {
+      throw new TypeError('Worker.create needs a taskQueue (a non-empty string).');
+    }
+    if (!options.store && !options.connection) {
+      throw new TypeError(
+        `Worker.create needs a store or a connection (a SQLite file path such as './keel.db').`,
+      );
+    }
+    let workflowSource = options.workflows ?? {};
+    if (options.workflowsPath) {
+      workflowSource = {
+        ...workflowSource,
+        ...((await import(pathToFileURL(resolve(options.workflowsPath)).href)) as Record<
+          string,
+          unknown
+        >),
+      };
+    }
+    const workflows = functionsOf(workflowSource) as Map<string, WorkflowFunction>;
+    const activities = functionsOf(options.activities ?? {}) as Map<string, ActivityFunction>;
+    if (workflows.size === 0 && activities.size === 0) {
+      throw new TypeError('Worker.create needs workflows (or workflowsPath) or activities to run.');
+    }
+    for (const [name, value] of [
+      ['maxConcurrentWorkflowTaskExecutions', options.maxConcurrentWorkflowTaskExecutions],
+      ['maxConcurrentActivityTaskExecutions', options.maxConcurrentActivityTaskExecutions],
+    ] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1))
+        throw new TypeError(`Invalid ${name}: ${value}; expected a whole number of at least 1.`);
+    }
+    toMs(options.shutdownGraceTime ?? 0, 'shutdownGraceTime');
+    const store = options.store ?? openStore(options.connection!);
+    return new Worker(options, store, !options.store, workflows, activities);
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** Polls and runs tasks until `shutdown()` (or SIGINT/SIGTERM); resolves once everything in flight is done. */
+  async run(): Promise<void> {
+    if (this.#state !== 'INITIALIZED')
+      throw new IllegalStateError(`Worker.run() was called on a worker in state ${this.#state}.`);
+    this.#state = 'RUNNING';
+    const onSignal = () => this.shutdown();
+    if (this.options.handleSignals ?? true) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
+    installUnhandledRejectionGuard();
+    this.unsubscribe = this.store.subscribe((hint) => this.onHint(hint));
+    try {
+      await Promise.all([
+        this.pollWorkflowTasks(),
+        this.pollActivityTasks(),
+        this.fireExpiredTasks(),
+      ]);
+      await this.drain();
+      this.#state = 'STOPPED';
+    } catch (error) {
+      this.#state = 'FAILED';
+      throw error;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      this.unsubscribe?.();
+      if (this.ownsStore) await this.store.close();
+    }
+  }
+
+  /** Runs until `promise` settles, then shuts down; returns (or throws) what the promise did. */
+  async runUntil<T>(promise: Promise<T>): Promise<T> {
+    const running = this.run();
+    try {
+      return await promise;
+    } finally {
+      this.shutdown();
+      await running;
+    }
+  }
+
+  /** Starts a graceful shutdown; `run()` resolves when it is complete. */
+  shutdown(): void {
+    if (this.#state !== 'RUNNING') return;
+    this.#state = 'STOPPING';
+    this.logger.log('info', `Worker ${this.identity} shutting down`, { taskQueue: this.taskQueue });
+    this.stopping.resolve();
+    for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
+  }
+
+  private get running(): boolean {
+    return this.#state === 'RUNNING';
+  }
+
+  private onHint(hint: StoreHint): void {
+    if (hint.type === 'external-change') {
+      for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
+    } else if (hint.type === 'task-ready' && hint.taskQueue === this.taskQueue) {
+      this.wakeups[hint.kind === TaskKind.Workflow ? 'workflow' : 'activity'].notify();
+    } else if (hint.type === 'expiry' && hint.at < this.nextExpiryWake) {
+      this.wakeups.expiry.notify();
+    }
+  }
+
+  private get pollIntervalMs(): number {
+    return this.options.pollIntervalMs ?? 1000;
+  }
+
+  private async pollWorkflowTasks(): Promise<void> {
+    // A worker without workflows must not claim workflow tasks it would only fail.
+    if (this.workflowTypes.size === 0) return;
+    const max = this.options.maxConcurrentWorkflowTaskExecutions ?? 40;
+    await this.poll('workflow', max, async (free) => {
+      const grants = await this.engine.claimWorkflowTasks(
+        this.taskQueue,
+        free,
+        this.identity,
+        this.workflowExecutor.historyFrom,
+      );
+      return grants.map((grant) => () => this.workflowExecutor.execute(grant));
+    });
+  }
+
+  private async pollActivityTasks(): Promise<void> {
+    if (this.activityTypes.size === 0) return;
+    const max = this.options.maxConcurrentActivityTaskExecutions ?? 100;
+    await this.poll('activity', max, async (free) => {
+      const grants = await this.engine.claimActivityTasks(this.taskQueue, free, this.identity);
+      return grants.map((grant) => () => this.activityExecutor.execute(grant));
+    });
+  }
+
+  /** One polling loop: claim up to the free slots, run what was claimed, sleep until a hint or the poll interval. */
+  private async poll(
+    kind: 'workflow' | 'activity',
+    max: number,
+    claim: (free: number) => Promise<(() => Promise<void>)[]>,
+  ): Promise<void> {
+    const inFlight = this.inFlight[kind];
+    const wakeup = this.wakeups[kind];
+    while (this.running) {
+      const free = max - inFlight.size;
+      if (free <= 0) {
+        await Promise.race([...inFlight, this.stopping.promise]);
+        continue;
+      }
+      wakeup.reset();
+      let jobs: (() => Promise<void>)[];
+      try {
+        jobs = await claim(free);
+      } catch (error) {
+        this.logger.log('error', `Polling ${kind} tasks failed: ${(error as Error).message}`);
+        await wakeup.wait(this.pollIntervalMs);
+        continue;
+      }
+      for (const job of jobs) {
+        const running: Promise<void> = job()
+          .catch((error: unknown) =>
+            this.logger.log(
+              'error',
+              `A ${kind} task failed unexpectedly: ${(error as Error).stack ?? String(error)}`,
+            ),
+          )
+          .finally(() => {
+            inFlight.delete(running);
+            wakeup.notify(); // a slot is free
+          });
+        inFlight.add(running);
+      }
+      if (jobs.length === 0) await wakeup.wait(this.pollIntervalMs);
+    }
+  }
+
+  /** Fires timers and timeouts whose time came; sleeps until the next one (or a hint of an earlier one). */
+  private async fireExpiredTasks(): Promise<void> {
+    const wakeup = this.wakeups.expiry;
+    const batch = 256;
+    while (this.running) {
+      wakeup.reset();
+      let fired = 0;
+      let next: number | undefined;
+      try {
+        fired = await this.engine.fireExpiredTasks(batch);
+        if (fired === batch) continue;
+        next = await this.store.nextExpiry();
+      } catch (error) {
+        this.logger.log('error', `Firing timers failed: ${(error as Error).message}`);
+      }
+      const now = this.engine.clock.now();
+      const delay =
+        next === undefined
+          ? this.pollIntervalMs
+          : Math.min(Math.max(0, next - now), this.pollIntervalMs);
+      this.nextExpiryWake = now + delay;
+      if (delay > 0) await wakeup.wait(delay);
+      this.nextExpiryWake = Infinity;
+    }
+  }
+
+  /** Lets workflow tasks finish, gives activities the grace time, then cancels the rest and waits for their reports. */
+  private async drain(): Promise<void> {
+    await Promise.allSettled(this.inFlight.workflow);
+    const grace = toMs(this.options.shutdownGraceTime ?? '10s', 'shutdownGraceTime');
+    const activities = Promise.allSettled(this.inFlight.activity);
+    let graceTimer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace-over'>(
+      (r) => (graceTimer = setTimeout(() => r('grace-over'), grace)),
+    );
+    if ((await Promise.race([activities, graceOver])) === 'grace-over') {
+      for (const context of this.activityExecutor.running) context.cancel('WORKER_SHUTDOWN');
+      await activities;
+    }
+    clearTimeout(graceTimer);
+  }
+}
+
+/** The functions of a module namespace or plain object, by name. */
+function functionsOf(source: Record<string, unknown>): Map<string, (...args: any[]) => unknown> {
+  const map = new Map<string, (...args: any[]) => unknown>();
+  for (const [name, value] of Object.entries(source)) {
+    if (typeof value === 'function') map.set(name, value as (...args: any[]) => unknown);
+  }
+  return map;
+}
+
+const guardInstalled = Symbol.for('keel.unhandledRejectionGuard');
+
+/**
+ * A promise rejected in workflow code and not handled (yet) must not crash the worker: it is logged
+ * against its workflow. Rejections elsewhere keep Node's default (crash) unless the application
+ * listens for them itself.
+ */
+function installUnhandledRejectionGuard(): void {
+  const g = globalThis as typeof globalThis & { [guardInstalled]?: boolean };
+  if (g[guardInstalled]) return;
+  g[guardInstalled] = true;
+  const listener = (reason: unknown): void => {
+    const activator = maybeActivator();
+    if (activator) {
+      if (!activator.isReplaying) {
+        activator.logger.log(
+          'warn',
+          `Unhandled rejection in workflow code: ${(reason as Error)?.message ?? String(reason)}`,
+          {
+            workflowId: activator.info.workflowId,
+            runId: activator.info.runId,
+          },
+        );
+      }
+      return;
+    }
+    if (process.listenerCount('unhandledRejection') > 1) return;
+    throw reason;
+  };
+  process.on('unhandledRejection', listener);
+}

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { crashPoint } from '../common/crash-points.ts';
 import { optionalMs, toMs } from '../common/duration.ts';
 import { assertPayload } from '../common/payload.ts';
 import { Engine } from '../engine/engine.ts';
@@ -103,6 +104,7 @@ export class WorkflowClient {
         toMs(options.workflowTaskTimeout ?? '10s', 'workflowTaskTimeout') || 10_000,
       identity: this.identity,
     });
+    crashPoint('client-after-start');
     return new WorkflowHandle<W>(this.engine, options.workflowId, runId, this.identity);
   }
 

@@ -21,10 +21,10 @@ import { CancellationScope, runInScope } from './cancellation-scope.ts';
 import { activatorStorage } from './context.ts';
 import { seededRandom } from './random.ts';
 import { systemClock } from '../engine/clock.ts';
-
-const realNow = systemClock.now;
 import type { WorkflowInfo, WorkflowLogger } from './workflow-info.ts';
 import type { ActivityCancellationType, CompiledActivityOptions } from './activity-options.ts';
+
+const realNow = (): number => systemClock.now();
 
 interface Completion {
   resolve: (value: unknown) => void;
@@ -69,12 +69,12 @@ export class Activator {
     private readonly workflow: WorkflowFunction,
     readonly logger: WorkflowLogger,
   ) {
-    const activator = this;
+    const isReplaying = (): boolean => this.isReplaying;
     this.info = {
       ...info,
       unsafe: {
         get isReplaying() {
-          return activator.isReplaying;
+          return isReplaying();
         },
         now: realNow,
       },

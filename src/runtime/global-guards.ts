@@ -102,14 +102,14 @@ function guardTimers(): void {
   };
   Object.defineProperties(guardedSetTimeout, Object.getOwnPropertyDescriptors(realSetTimeout));
   globalThis.setTimeout = guardedSetTimeout as unknown as typeof setTimeout;
-  globalThis.clearTimeout = ((handle: unknown) => {
+  globalThis.clearTimeout = (handle: unknown) => {
     const activator = maybeActivator();
     if (activator && typeof handle === 'number') {
       durableTimers.get(activator)?.get(handle)?.();
       return;
     }
     realClearTimeout(handle as Parameters<typeof clearTimeout>[0]);
-  }) as typeof clearTimeout;
+  };
 }
 
 function forbid(name: 'setInterval' | 'setImmediate' | 'fetch', message: string): void {

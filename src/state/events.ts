@@ -4,7 +4,7 @@
  */
 import type { CompiledRetryPolicy } from '../common/retry-policy.ts';
 import type { FailureInfo } from '../common/failure-converter.ts';
-import type { RetryState, TimeoutType } from '../common/failure.ts';
+import type { RetryState } from '../common/failure.ts';
 
 export interface EventAttributes {
   WorkflowExecutionStarted: {

@@ -39,7 +39,7 @@ export class Mutation {
       this.state.bufferedEvents.push(event);
       return;
     }
-    this.append(event.eventType, event.attributes as never);
+    this.append(event.eventType, event.attributes);
     this.scheduleWorkflowTask();
   }
 
@@ -86,7 +86,7 @@ export class Mutation {
       const attributes = event.attributes as { startedEventId?: number };
       if (attributes.startedEventId === STARTED_EVENT_ID_PENDING)
         attributes.startedEventId = lastStartedEventId;
-      const eventId = this.append(event.eventType, event.attributes as never);
+      const eventId = this.append(event.eventType, event.attributes);
       if (event.eventType === 'ActivityTaskStarted') lastStartedEventId = eventId;
     }
   }

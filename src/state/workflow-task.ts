@@ -126,7 +126,7 @@ export function completeWorkflowTask(
   }
   const buffered = state.bufferedEvents.length > 0;
   m.flushBuffered();
-  for (const event of followUps) m.append(event.eventType, event.attributes as never);
+  for (const event of followUps) m.append(event.eventType, event.attributes);
   if (buffered || followUps.length > 0) m.scheduleWorkflowTask();
 }
 

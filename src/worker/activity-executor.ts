@@ -2,6 +2,7 @@
  * Runs claimed activity attempts: calls the registered function with its context, sends throttled
  * heartbeats, enforces the attempt's deadline locally, and reports the outcome.
  */
+import { crashPoint } from '../common/crash-points.ts';
 import { TaskLostError } from '../common/errors.ts';
 import { ApplicationFailure, CancelledFailure } from '../common/failure.ts';
 import { encodeFailure } from '../common/failure-converter.ts';
@@ -85,6 +86,7 @@ export class ActivityExecutor {
         await this.reportFailure(grant, context, heartbeats, error);
         return;
       }
+      crashPoint('activity-before-complete');
       await this.report(() => this.engine.completeActivityTask(grant, result, this.identity));
     } finally {
       clearTimeout(deadlineTimer);

@@ -309,10 +309,9 @@ export class Worker {
     const batch = 256;
     while (this.running) {
       wakeup.reset();
-      let fired = 0;
       let next: number | undefined;
       try {
-        fired = await this.engine.fireExpiredTasks(batch);
+        const fired = await this.engine.fireExpiredTasks(batch);
         if (fired === batch) continue;
         next = await this.store.nextExpiry();
       } catch (error) {

@@ -2,6 +2,7 @@
  * Runs claimed workflow tasks: finds (or rebuilds by replay) the run's workflow code, feeds it the
  * new history and reports its commands, or fails the task with a cause the history records.
  */
+import { crashPoint } from '../common/crash-points.ts';
 import { DeterminismViolationError, TaskLostError } from '../common/errors.ts';
 import { ApplicationFailure } from '../common/failure.ts';
 import { encodeFailure } from '../common/failure-converter.ts';
@@ -76,6 +77,7 @@ export class WorkflowTaskExecutor {
       return;
     }
 
+    crashPoint('workflow-task-before-complete');
     try {
       const outcome = await this.engine.completeWorkflowTask(grant, commands, this.identity);
       if (!outcome.accepted) {

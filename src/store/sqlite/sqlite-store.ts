@@ -195,11 +195,13 @@ export class SqliteStore implements Store {
   async listExecutions(options: ListExecutionsOptions = {}): Promise<ExecutionSummary[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (options.workflowId !== undefined)
-      (where.push('workflow_id = ?'), params.push(options.workflowId));
-    if (options.status !== undefined) (where.push('status = ?'), params.push(options.status));
-    if (options.workflowType !== undefined)
-      (where.push('workflow_type = ?'), params.push(options.workflowType));
+    const filter = (clause: string, value: unknown) => {
+      where.push(clause);
+      params.push(value);
+    };
+    if (options.workflowId !== undefined) filter('workflow_id = ?', options.workflowId);
+    if (options.status !== undefined) filter('status = ?', options.status);
+    if (options.workflowType !== undefined) filter('workflow_type = ?', options.workflowType);
     if (options.before) {
       where.push('(start_time < ? OR (start_time = ? AND run_id < ?))');
       params.push(options.before.startTime, options.before.startTime, options.before.runId);

@@ -1,0 +1,96 @@
+/**
+ * Test scaffolding: a fresh SQLite file per test, a worker and a client on it, torn down afterwards.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'keel/client';
+import { SqliteStore, Worker, type WorkerOptions, type Store } from 'keel/worker';
+
+/** A path for a new database file in a new temp directory, removed at process exit. */
+export function tempDbPath(name = 'keel.db'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'keel-test-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, name);
+}
+
+let queueCounter = 0;
+
+/** A task queue name unique within this process. */
+export function uniqueQueue(prefix = 'test'): string {
+  return `${prefix}-${process.pid}-${++queueCounter}`;
+}
+
+/** Logs go nowhere unless KEEL_TEST_LOGS is set; tests assert on captured lines. */
+export function captureLogger() {
+  const lines: { level: string; message: string; attributes?: Record<string, unknown> }[] = [];
+  return {
+    lines,
+    log(level: string, message: string, attributes?: Record<string, unknown>) {
+      lines.push({ level, message, ...(attributes ? { attributes } : {}) });
+      if (process.env.KEEL_TEST_LOGS) console.error(level, message, attributes ?? '');
+    },
+  };
+}
+
+export interface TestEnv {
+  store: Store;
+  client: Client;
+  taskQueue: string;
+  dbPath: string;
+  logs: ReturnType<typeof captureLogger>;
+  /** Starts a worker on the env's store and queue; stopped at teardown. */
+  startWorker(options?: Partial<WorkerOptions>): Promise<Worker>;
+  /** Stops every worker started so far and waits for them. */
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createTestEnv(options: { dbPath?: string } = {}): Promise<TestEnv> {
+  const dbPath = options.dbPath ?? tempDbPath();
+  const store = SqliteStore.open(dbPath);
+  const client = new Client({ store });
+  const taskQueue = uniqueQueue();
+  const logs = captureLogger();
+  const running: { worker: Worker; done: Promise<void> }[] = [];
+  const env: TestEnv = {
+    store,
+    client,
+    taskQueue,
+    dbPath,
+    logs,
+    async startWorker(workerOptions = {}) {
+      const worker = await Worker.create({
+        store,
+        taskQueue,
+        handleSignals: false,
+        logger: logs,
+        shutdownGraceTime: 100,
+        ...workerOptions,
+      });
+      const done = worker.run();
+      running.push({ worker, done });
+      return worker;
+    },
+    async stopWorkers() {
+      for (const { worker } of running) worker.shutdown();
+      await Promise.all(running.splice(0).map((r) => r.done));
+    },
+    async close() {
+      await env.stopWorkers();
+      await client.close();
+      await store.close();
+    },
+  };
+  return env;
+}
+
+/** Runs `fn` with a fresh env, always closing it. */
+export async function withTestEnv<T>(fn: (env: TestEnv) => Promise<T>): Promise<T> {
+  const env = await createTestEnv();
+  try {
+    return await fn(env);
+  } finally {
+    await env.close();
+  }
+}

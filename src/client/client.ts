@@ -4,7 +4,7 @@ import { optionalMs, toMs } from '../common/duration.ts';
 import { assertPayload } from '../common/payload.ts';
 import { Engine } from '../engine/engine.ts';
 import { openStore } from '../store/open-store.ts';
-import type { Store } from '../store/store.ts';
+import type { ExecutionSummary, ListExecutionsOptions, Store } from '../store/store.ts';
 import type { Workflow, WorkflowResultType, WorkflowStartOptions } from './types.ts';
 import { WorkflowHandle } from './workflow-handle.ts';
 
@@ -114,6 +114,30 @@ export class WorkflowClient {
     options: WorkflowStartOptions<W>,
   ): Promise<WorkflowResultType<W>> {
     return (await this.start(workflow, options)).result();
+  }
+
+  /**
+   * Runs newest first, optionally filtered by status and type, fetched a page at a time.
+   *
+   * @example
+   * for await (const run of client.workflow.list({ status: 'Running' })) console.log(run.workflowId);
+   */
+  async *list(
+    options: Omit<ListExecutionsOptions, 'before' | 'workflowId'> = {},
+  ): AsyncIterable<ExecutionSummary> {
+    const pageSize = options.pageSize ?? 100;
+    let before: ListExecutionsOptions['before'];
+    for (;;) {
+      const page = await this.engine.store.listExecutions({
+        ...options,
+        pageSize,
+        ...(before ? { before } : {}),
+      });
+      yield* page;
+      const last = page.at(-1);
+      if (!last || page.length < pageSize) return;
+      before = { startTime: last.startTime, runId: last.runId };
+    }
   }
 
   /** A handle to an existing workflow: its given run, or its latest one. */

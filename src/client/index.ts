@@ -34,4 +34,5 @@ export {
   TimeoutType,
 } from '../common/failure.ts';
 export type { ExecutionStatus } from '../state/execution-state.ts';
+export type { ExecutionSummary } from '../store/store.ts';
 export type { HistoryEvent, EventType } from '../state/events.ts';

@@ -1,9 +1,11 @@
 /**
  * Named crash points: places where a process may die between doing work and recording it. A no-op
- * unless a test arms one with `KEEL_CRASH_AT=<name>` in the process's environment, in which case the
- * process kills itself with SIGKILL there (no cleanup, no flush), as a power cut or OOM kill would.
+ * unless a test arms one with `KEEL_CRASH_AT=<name>` (or `<name>:<n>` for its n-th pass) in the
+ * process's environment; the process then kills itself with SIGKILL there (no cleanup, no flush), as
+ * a power cut or an OOM kill would.
  */
-const armed = process.env.KEEL_CRASH_AT;
+const [armed, armedPass] = (process.env.KEEL_CRASH_AT ?? '').split(':');
+let passes = 0;
 
 export type CrashPoint =
   /** A workflow task's commands were computed but not yet sent to the store. */
@@ -14,5 +16,7 @@ export type CrashPoint =
   | 'client-after-start';
 
 export function crashPoint(name: CrashPoint): void {
-  if (armed === name) process.kill(process.pid, 'SIGKILL');
+  if (armed !== name) return;
+  passes++;
+  if (armedPass === undefined || Number(armedPass) === passes) process.kill(process.pid, 'SIGKILL');
 }

@@ -9,7 +9,9 @@ import { encodeFailure } from '../common/failure-converter.ts';
 import { assertPayload, PayloadError } from '../common/payload.ts';
 import { Context, type ActivityCancellationReason } from '../activity/context.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { ActivityTaskGrant } from '../engine/grants.ts';
+import type { ActivityTaskGrant, WorkflowTaskGrant } from '../engine/grants.ts';
+import type { EagerWorkflowTask } from '../engine/engine.ts';
+import type { Dispatch } from './dispatch.ts';
 import type { WorkflowLogger } from '../runtime/workflow-info.ts';
 import { runningExpiry } from '../state/activity-deadlines.ts';
 import type { ActivityFunction } from '../workflow/activities.ts';
@@ -26,6 +28,7 @@ export class ActivityExecutor {
     private readonly activities: ReadonlyMap<string, ActivityFunction>,
     private readonly identity: string,
     private readonly logger: WorkflowLogger,
+    private readonly dispatch: Dispatch,
   ) {}
 
   async execute(grant: ActivityTaskGrant): Promise<void> {
@@ -33,7 +36,7 @@ export class ActivityExecutor {
     const fn = this.activities.get(task.activityType);
     if (!fn) {
       const registered = [...this.activities.keys()].join(', ') || 'none';
-      await this.report(() =>
+      await this.report((eager) =>
         this.engine.failActivityTask(
           grant,
           encodeFailure(
@@ -43,6 +46,8 @@ export class ActivityExecutor {
             }),
           ),
           this.identity,
+          undefined,
+          eager,
         ),
       );
       return;
@@ -87,7 +92,9 @@ export class ActivityExecutor {
         return;
       }
       crashPoint('activity-before-complete');
-      await this.report(() => this.engine.completeActivityTask(grant, result, this.identity));
+      await this.report((eager) =>
+        this.engine.completeActivityTask(grant, result, this.identity, eager),
+      );
     } finally {
       clearTimeout(deadlineTimer);
       heartbeats.stop();
@@ -105,7 +112,9 @@ export class ActivityExecutor {
     // The engine already closed or re-dispatched this attempt: a report would be refused.
     if (reason === 'TIMED_OUT' || reason === 'NOT_FOUND') return;
     if (reason === 'CANCELLED' && error instanceof CancelledFailure) {
-      await this.report(() => this.engine.cancelActivityTask(grant, error.details, this.identity));
+      await this.report((eager) =>
+        this.engine.cancelActivityTask(grant, error.details, this.identity, eager),
+      );
       return;
     }
     const failure =
@@ -121,22 +130,31 @@ export class ActivityExecutor {
               type: 'WorkerShutdown',
             })
           : error;
-    await this.report(() =>
+    await this.report((eager) =>
       this.engine.failActivityTask(
         grant,
         encodeFailure(failure),
         this.identity,
         heartbeats.unsentDetails,
+        eager,
       ),
     );
   }
 
-  private async report(send: () => Promise<void>): Promise<void> {
+  /** Sends an outcome; the workflow task it schedules comes back in the same transaction if a slot is free. */
+  private async report(
+    send: (eager: EagerWorkflowTask | undefined) => Promise<WorkflowTaskGrant | undefined>,
+  ): Promise<void> {
+    const eager = this.dispatch.reserveWorkflowTask();
+    let next: WorkflowTaskGrant | undefined;
     try {
-      await send();
+      next = await send(eager);
     } catch (error) {
       if (!(error instanceof TaskLostError)) throw error;
       this.logger.log('warn', error.message);
+    } finally {
+      if (next) this.dispatch.runWorkflowTask(next);
+      else if (eager) this.dispatch.releaseWorkflowTask();
     }
   }
 }

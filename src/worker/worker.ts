@@ -24,6 +24,8 @@ import type { Store, StoreHint } from '../store/store.ts';
 import { TaskKind } from '../state/tasks.ts';
 import type { ActivityFunction } from '../workflow/activities.ts';
 import { ActivityExecutor } from './activity-executor.ts';
+import type { Dispatch } from './dispatch.ts';
+import { Slots } from './slots.ts';
 import { Wakeup } from '../common/wakeup.ts';
 import { WorkflowTaskExecutor } from './workflow-task-executor.ts';
 
@@ -78,6 +80,8 @@ export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | '
  */
 export class Worker {
   #state: WorkerState = 'INITIALIZED';
+  #activityTypeNames?: ReadonlySet<string>;
+  #workflowTypeNames?: ReadonlySet<string>;
   readonly identity: string;
   readonly taskQueue: string;
   readonly engine: Engine;
@@ -94,6 +98,7 @@ export class Worker {
     workflow: new Set<Promise<void>>(),
     activity: new Set<Promise<void>>(),
   };
+  private readonly slots: { workflow: Slots; activity: Slots };
   private readonly stopping: { promise: Promise<void>; resolve: () => void };
   private unsubscribe?: () => void;
 
@@ -108,18 +113,25 @@ export class Worker {
     this.taskQueue = options.taskQueue;
     this.logger = options.logger ?? consoleLogger();
     this.engine = new Engine(store, options.clock);
+    this.slots = {
+      workflow: new Slots(options.maxConcurrentWorkflowTaskExecutions ?? 40),
+      activity: new Slots(options.maxConcurrentActivityTaskExecutions ?? 100),
+    };
+    const dispatch = this.eagerDispatch();
     this.workflowExecutor = new WorkflowTaskExecutor(
       this.engine,
       workflowTypes,
       this.identity,
       this.logger,
       options.maxCachedWorkflows ?? 1000,
+      dispatch,
     );
     this.activityExecutor = new ActivityExecutor(
       this.engine,
       activityTypes,
       this.identity,
       this.logger,
+      dispatch,
     );
     let resolveStopping!: () => void;
     this.stopping = {
@@ -241,8 +253,7 @@ export class Worker {
   private async pollWorkflowTasks(): Promise<void> {
     // A worker without workflows must not claim workflow tasks it would only fail.
     if (this.workflowTypes.size === 0) return;
-    const max = this.options.maxConcurrentWorkflowTaskExecutions ?? 40;
-    await this.poll('workflow', max, async (free) => {
+    await this.poll('workflow', async (free) => {
       const grants = await this.engine.claimWorkflowTasks(
         this.taskQueue,
         free,
@@ -255,52 +266,91 @@ export class Worker {
 
   private async pollActivityTasks(): Promise<void> {
     if (this.activityTypes.size === 0) return;
-    const max = this.options.maxConcurrentActivityTaskExecutions ?? 100;
-    await this.poll('activity', max, async (free) => {
+    await this.poll('activity', async (free) => {
       const grants = await this.engine.claimActivityTasks(this.taskQueue, free, this.identity);
       return grants.map((grant) => () => this.activityExecutor.execute(grant));
     });
   }
 
-  /** One polling loop: claim up to the free slots, run what was claimed, sleep until a hint or the poll interval. */
+  /**
+   * One polling loop: reserve the free slots, claim at most that many tasks, run them, and sleep
+   * until a hint, a freed slot or the poll interval.
+   */
   private async poll(
     kind: 'workflow' | 'activity',
-    max: number,
     claim: (free: number) => Promise<(() => Promise<void>)[]>,
   ): Promise<void> {
-    const inFlight = this.inFlight[kind];
+    const slots = this.slots[kind];
     const wakeup = this.wakeups[kind];
     while (this.running) {
-      const free = max - inFlight.size;
-      if (free <= 0) {
-        await Promise.race([...inFlight, this.stopping.promise]);
+      if (slots.free <= 0) {
+        await Promise.race([slots.whenFree(), this.stopping.promise]);
         continue;
       }
       wakeup.reset();
-      let jobs: (() => Promise<void>)[];
+      const reserved = slots.acquire(slots.free);
+      let jobs: (() => Promise<void>)[] = [];
       try {
-        jobs = await claim(free);
+        jobs = await claim(reserved);
       } catch (error) {
         this.logger.log('error', `Polling ${kind} tasks failed: ${(error as Error).message}`);
-        await wakeup.wait(this.pollIntervalMs);
-        continue;
+      } finally {
+        slots.release(reserved - jobs.length);
       }
-      for (const job of jobs) {
-        const running: Promise<void> = job()
-          .catch((error: unknown) =>
-            this.logger.log(
-              'error',
-              `A ${kind} task failed unexpectedly: ${(error as Error).stack ?? String(error)}`,
-            ),
-          )
-          .finally(() => {
-            inFlight.delete(running);
-            wakeup.notify(); // a slot is free
-          });
-        inFlight.add(running);
-      }
+      for (const job of jobs) this.track(kind, job);
       if (jobs.length === 0) await wakeup.wait(this.pollIntervalMs);
     }
+  }
+
+  /** Runs a task in a slot already acquired, releasing it when done. */
+  private track(kind: 'workflow' | 'activity', job: () => Promise<void>): void {
+    const inFlight = this.inFlight[kind];
+    const running: Promise<void> = job()
+      .catch((error: unknown) =>
+        this.logger.log(
+          'error',
+          `A ${kind} task failed unexpectedly: ${(error as Error).stack ?? String(error)}`,
+        ),
+      )
+      .finally(() => {
+        inFlight.delete(running);
+        this.slots[kind].release();
+      });
+    inFlight.add(running);
+  }
+
+  /** Eager dispatch (see `Dispatch`), only while running and for what this worker runs. */
+  private eagerDispatch(): Dispatch {
+    return {
+      reserveActivities: (n) => {
+        if (!this.running || this.activityTypes.size === 0) return undefined;
+        const max = this.slots.activity.acquire(n);
+        if (max === 0) return undefined;
+        return { taskQueue: this.taskQueue, activityTypes: this.activityTypeNames, max };
+      },
+      releaseActivities: (n) => this.slots.activity.release(n),
+      runActivity: (grant) => this.track('activity', () => this.activityExecutor.execute(grant)),
+      reserveWorkflowTask: () => {
+        if (!this.running || this.workflowTypes.size === 0) return undefined;
+        if (this.slots.workflow.acquire(1) === 0) return undefined;
+        return {
+          taskQueue: this.taskQueue,
+          workflowTypes: this.workflowTypeNames,
+          historyFrom: this.workflowExecutor.historyFrom,
+        };
+      },
+      releaseWorkflowTask: () => this.slots.workflow.release(),
+      runWorkflowTask: (grant) =>
+        this.track('workflow', () => this.workflowExecutor.execute(grant)),
+    };
+  }
+
+  private get activityTypeNames(): ReadonlySet<string> {
+    return (this.#activityTypeNames ??= new Set(this.activityTypes.keys()));
+  }
+
+  private get workflowTypeNames(): ReadonlySet<string> {
+    return (this.#workflowTypeNames ??= new Set(this.workflowTypes.keys()));
   }
 
   /** Fires timers and timeouts whose time came; sleeps until the next one (or a hint of an earlier one). */

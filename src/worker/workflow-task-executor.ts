@@ -12,6 +12,7 @@ import type { WorkflowFunction } from '../runtime/activator.ts';
 import type { WorkflowLogger } from '../runtime/workflow-info.ts';
 import { WorkflowRunner } from '../runtime/workflow-runner.ts';
 import type { WorkflowTaskFailedCause } from '../state/events.ts';
+import type { Dispatch } from './dispatch.ts';
 import { WorkflowCache } from './workflow-cache.ts';
 
 export class WorkflowTaskExecutor {
@@ -23,6 +24,7 @@ export class WorkflowTaskExecutor {
     private readonly identity: string,
     private readonly logger: WorkflowLogger,
     maxCachedWorkflows: number,
+    private readonly dispatch: Dispatch,
   ) {
     this.cache = new WorkflowCache(maxCachedWorkflows);
   }
@@ -78,8 +80,19 @@ export class WorkflowTaskExecutor {
     }
 
     crashPoint('workflow-task-before-complete');
+    const scheduling = commands.filter((c) => c.commandType === 'ScheduleActivityTask').length;
+    const eager = scheduling > 0 ? this.dispatch.reserveActivities(scheduling) : undefined;
+    let granted = 0;
     try {
-      const outcome = await this.engine.completeWorkflowTask(grant, commands, this.identity);
+      const outcome = await this.engine.completeWorkflowTask(
+        grant,
+        commands,
+        this.identity,
+        [],
+        eager,
+      );
+      granted = outcome.eagerActivities.length;
+      for (const activity of outcome.eagerActivities) this.dispatch.runActivity(activity);
       if (!outcome.accepted) {
         this.cache.delete(runId);
         this.logger.log('error', `Workflow task rejected: ${outcome.reason}`, {
@@ -95,6 +108,8 @@ export class WorkflowTaskExecutor {
       this.cache.delete(runId);
       if (!(error instanceof TaskLostError)) throw error;
       this.logger.log('warn', error.message, { workflowId: grant.workflowId, runId });
+    } finally {
+      if (eager) this.dispatch.releaseActivities(eager.max - granted);
     }
   }
 

@@ -218,7 +218,7 @@ export class SqliteStore implements Store {
   }
 
   async activityTasks(runId: string): Promise<TaskRecord<'activity'>[]> {
-    return (this.s.activityTasksOfRun.all(runId) as TaskRow[]).map(
+    return (this.s.activityTasksOfRun.all(...runKeyRange(runId)) as TaskRow[]).map(
       taskFromRow,
     ) as TaskRecord<'activity'>[];
   }
@@ -269,8 +269,13 @@ class SqliteTransaction implements StoreTransaction {
 
   async updateExecution(state: ExecutionState): Promise<void> {
     this.check();
-    const params = executionParams(state);
-    this.s.updateExecution.run(...params.slice(1), params[0]);
+    this.s.updateExecution.run(
+      state.status,
+      state.closeTime ?? null,
+      state.nextEventId - 1,
+      JSON.stringify(state),
+      state.runId,
+    );
     if (state.status !== 'Running') this.hints.push({ type: 'run-closed', runId: state.runId });
   }
 
@@ -303,7 +308,7 @@ class SqliteTransaction implements StoreTransaction {
       if (change.op === 'delete') {
         this.s.deleteTask.run(change.key);
       } else if (change.op === 'delete-run') {
-        this.s.deleteRunTasks.run(change.runId);
+        this.s.deleteRunTasks.run(...runKeyRange(change.runId));
       } else {
         const { task } = change;
         this.s.putTask.run(...taskParams(task));
@@ -324,6 +329,14 @@ class SqliteTransaction implements StoreTransaction {
     this.check();
     return (this.s.expiredTasks.all(now, limit) as TaskRow[]).map(taskFromRow);
   }
+}
+
+/**
+ * Task keys start with `<runId>/` (see `taskKey`), so a run's tasks are one range of the key index:
+ * no separate run_id index to maintain on every insert and delete.
+ */
+function runKeyRange(runId: string): [string, string] {
+  return [`${runId}/`, `${runId}0`]; // '0' is the character after '/'
 }
 
 function prepareStatements(w: Database.Database, r: Database.Database) {
@@ -347,7 +360,8 @@ function prepareStatements(w: Database.Database, r: Database.Database) {
       `INSERT INTO executions (${summaryColumns}, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     updateExecution: w.prepare(
-      `UPDATE executions SET workflow_id = ?, workflow_type = ?, task_queue = ?, status = ?, start_time = ?, close_time = ?, history_length = ?, state = ? WHERE run_id = ?`,
+      // Identity columns never change: leaving them out spares their indexes.
+      'UPDATE executions SET status = ?, close_time = ?, history_length = ?, state = ? WHERE run_id = ?',
     ),
     insertEvent: w.prepare(
       'INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes) VALUES (?, ?, ?, ?, ?)',
@@ -363,7 +377,7 @@ function prepareStatements(w: Database.Database, r: Database.Database) {
          claimed_by = excluded.claimed_by, data = excluded.data`,
     ),
     deleteTask: w.prepare('DELETE FROM tasks WHERE key = ?'),
-    deleteRunTasks: w.prepare('DELETE FROM tasks WHERE run_id = ?'),
+    deleteRunTasks: w.prepare('DELETE FROM tasks WHERE key >= ? AND key < ?'),
     readyTasks: w.prepare(
       `SELECT ${taskColumns} FROM tasks WHERE kind = ? AND task_queue = ? AND state = 'ready' ORDER BY seq LIMIT ?`,
     ),
@@ -381,7 +395,7 @@ function prepareStatements(w: Database.Database, r: Database.Database) {
       'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = ? AND event_id >= ? ORDER BY event_id',
     ),
     activityTasksOfRun: r.prepare(
-      `SELECT ${taskColumns} FROM tasks WHERE run_id = ? AND kind = 'activity' ORDER BY seq`,
+      `SELECT ${taskColumns} FROM tasks WHERE key >= ? AND key < ? AND kind = 'activity' ORDER BY seq`,
     ),
     nextExpiry: r.prepare('SELECT MIN(expires_at) FROM tasks WHERE expires_at IS NOT NULL').pluck(),
   };

@@ -49,4 +49,3 @@ CREATE TABLE tasks (
 
 CREATE INDEX tasks_ready ON tasks (kind, task_queue, seq) WHERE state = 'ready';
 CREATE INDEX tasks_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
-CREATE INDEX tasks_run ON tasks (run_id);

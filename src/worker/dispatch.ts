@@ -1,0 +1,17 @@
+import type { ActivityTaskGrant, WorkflowTaskGrant } from '../engine/grants.ts';
+import type { EagerActivities, EagerWorkflowTask } from '../engine/engine.ts';
+
+/**
+ * What executors need from their worker for eager dispatch: reserve a slot before asking the engine
+ * for the next task in the same transaction, run what it grants, give back what it did not.
+ */
+export interface Dispatch {
+  /** Reserves slots for up to `n` activities and says which the engine may hand over; undefined if none. */
+  reserveActivities(n: number): EagerActivities | undefined;
+  releaseActivities(n: number): void;
+  /** Runs an activity in a slot reserved before. */
+  runActivity(grant: ActivityTaskGrant): void;
+  reserveWorkflowTask(): EagerWorkflowTask | undefined;
+  releaseWorkflowTask(): void;
+  runWorkflowTask(grant: WorkflowTaskGrant): void;
+}

@@ -29,16 +29,16 @@ export async function clientTypes(client: Client): Promise<void> {
 
   // @ts-expect-error args are required when the workflow takes arguments
   await client.workflow.start(orderWorkflow, { taskQueue: 'q', workflowId: 'o-2' });
-  // @ts-expect-error args must match the workflow's parameters
   await client.workflow.start(orderWorkflow, {
     taskQueue: 'q',
     workflowId: 'o-3',
+    // @ts-expect-error args must match the workflow's parameters
     args: [{ id: 1 }],
   });
-  // @ts-expect-error too many arguments
   await client.workflow.execute(orderWorkflow, {
     taskQueue: 'q',
     workflowId: 'o-4',
+    // @ts-expect-error too many arguments
     args: [{ id: 'x', cents: 1 }, 2],
   });
 

@@ -15,6 +15,8 @@ export interface ClientOptions {
   connection?: string;
   /** Names this client in the history. @defaultValue `pid@hostname` */
   identity?: string;
+  /** @internal called when a `result()` starts waiting; returns the function to call when it stops */
+  onResultWait?: () => () => void;
 }
 
 /**
@@ -45,6 +47,7 @@ export class Client {
     this.workflow = new WorkflowClient(
       new Engine(this.store),
       options.identity ?? `${process.pid}@${hostname()}`,
+      options.onResultWait,
     );
   }
 
@@ -59,6 +62,7 @@ export class WorkflowClient {
   constructor(
     private readonly engine: Engine,
     private readonly identity: string,
+    private readonly onResultWait?: () => () => void,
   ) {}
 
   /**
@@ -105,7 +109,7 @@ export class WorkflowClient {
       identity: this.identity,
     });
     crashPoint('client-after-start');
-    return new WorkflowHandle<W>(this.engine, options.workflowId, runId, this.identity);
+    return new WorkflowHandle<W>(this.engine, options.workflowId, runId, this.identity, this.onResultWait);
   }
 
   /** Starts a workflow and waits for its result. */
@@ -142,6 +146,6 @@ export class WorkflowClient {
 
   /** A handle to an existing workflow: its given run, or its latest one. */
   getHandle<W extends Workflow = Workflow>(workflowId: string, runId?: string): WorkflowHandle<W> {
-    return new WorkflowHandle<W>(this.engine, workflowId, runId, this.identity);
+    return new WorkflowHandle<W>(this.engine, workflowId, runId, this.identity, this.onResultWait);
   }
 }

@@ -33,6 +33,7 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
     /** The run this handle is bound to; undefined follows the latest run of `workflowId`. */
     readonly runId: string | undefined,
     private readonly identity: string,
+    private readonly onResultWait?: () => () => void,
   ) {}
 
   /**
@@ -41,7 +42,13 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
    */
   async result(): Promise<WorkflowResultType<W>> {
     const runId = await this.resolveRunId();
-    const state = await this.waitForClose(runId);
+    const stopWaiting = this.onResultWait?.();
+    let state: ExecutionState;
+    try {
+      state = await this.waitForClose(runId);
+    } finally {
+      stopWaiting?.();
+    }
     const [closing] = await this.engine.store.readHistory(runId, state.nextEventId - 1);
     switch (closing?.eventType) {
       case 'WorkflowExecutionCompleted':

@@ -43,7 +43,7 @@ import {
   type WorkflowTaskStart,
 } from '../state/workflow-task.ts';
 import type { Store, StoreTransaction } from '../store/store.ts';
-import { systemClock, type Clock } from './clock.ts';
+import type { Clock } from './clock.ts';
 import type { ActivityTaskGrant, WorkflowTaskGrant } from './grants.ts';
 
 /** Random fencing tokens: 48 bits, so a stale holder matching a new claim is practically impossible. */
@@ -77,7 +77,7 @@ export interface EagerWorkflowTask {
 export class Engine {
   constructor(
     readonly store: Store,
-    readonly clock: Clock = systemClock,
+    readonly clock: Clock = store.clock,
   ) {}
 
   /** Starts a run; refuses if a run of `workflowId` is running. Returns the new run id. */

@@ -17,6 +17,7 @@
 import type { ExecutionState, ExecutionStatus } from '../state/execution-state.ts';
 import type { HistoryEvent } from '../state/events.ts';
 import type { TaskChange, TaskKind, TaskRecord } from '../state/tasks.ts';
+import type { Clock } from '../engine/clock.ts';
 
 export interface StoreTransaction {
   /** The run's state, held for update until the transaction ends. */
@@ -65,9 +66,19 @@ export type StoreHint =
   /** Another process changed the database: anything may have happened. */
   | { type: 'external-change' };
 
+/** Whether anything can happen without time passing; what the time-skipping test clock needs. */
+export interface PendingWork {
+  /** Tasks ready to be claimed or held by a worker. */
+  active: number;
+  /** Soonest `expiresAt` of the waiting tasks (timers, backoffs, run timeouts). */
+  nextWaitingExpiry?: number;
+}
+
 export interface Store {
   /** Where the data lives, for messages (e.g. `sqlite:/srv/keel.db`). */
   readonly location: string;
+  /** The time every engine on this store uses: the system clock, or a test's virtual clock. */
+  readonly clock: Clock;
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
   getExecution(runId: string): Promise<ExecutionState | undefined>;
   /** The given run of `workflowId`, or its latest run. */
@@ -78,6 +89,7 @@ export interface Store {
   activityTasks(runId: string): Promise<TaskRecord<'activity'>[]>;
   /** Soonest `expiresAt` of any task, to know how long the expiry scanner may sleep. */
   nextExpiry(): Promise<number | undefined>;
+  pendingWork(): Promise<PendingWork>;
   subscribe(listener: (hint: StoreHint) => void): () => void;
   close(): Promise<void>;
 }

@@ -14,7 +14,6 @@ import { toMs, type Duration } from '../common/duration.ts';
 import { IllegalStateError } from '../common/errors.ts';
 import { consoleLogger } from '../common/logger.ts';
 import { Engine } from '../engine/engine.ts';
-import type { Clock } from '../engine/clock.ts';
 import type { WorkflowFunction } from '../runtime/activator.ts';
 import { maybeActivator } from '../runtime/context.ts';
 import { installWorkflowGuards } from '../runtime/global-guards.ts';
@@ -62,8 +61,6 @@ export interface WorkerOptions {
   /** Names this worker in the history. @defaultValue `pid@hostname` */
   identity?: string;
   logger?: WorkflowLogger;
-  /** @internal the time-skipping test environment passes its clock */
-  clock?: Clock;
 }
 
 export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
@@ -112,7 +109,7 @@ export class Worker {
     this.identity = options.identity ?? `${process.pid}@${hostname()}`;
     this.taskQueue = options.taskQueue;
     this.logger = options.logger ?? consoleLogger();
-    this.engine = new Engine(store, options.clock);
+    this.engine = new Engine(store);
     this.slots = {
       workflow: new Slots(options.maxConcurrentWorkflowTaskExecutions ?? 40),
       activity: new Slots(options.maxConcurrentActivityTaskExecutions ?? 100),

@@ -18,9 +18,11 @@ import { StoreError } from '../../common/errors.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import { TaskState, type TaskChange, type TaskKind, type TaskRecord } from '../../state/tasks.ts';
+import { systemClock, type Clock } from '../../engine/clock.ts';
 import type {
   ExecutionSummary,
   ListExecutionsOptions,
+  PendingWork,
   Store,
   StoreHint,
   StoreTransaction,
@@ -48,6 +50,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** How often to look for commits by other processes (they cannot send hints). @defaultValue 50 ms */
   externalChangePollMs?: number;
+  /** @internal the time-skipping test environment's virtual clock */
+  clock?: Clock;
 }
 
 interface Unit {
@@ -63,6 +67,7 @@ const SQLITE_MAGIC = 'SQLite format 3\0';
 
 export class SqliteStore implements Store {
   readonly location: string;
+  readonly clock: Clock;
   private readonly writer: Database.Database;
   private readonly reader: Database.Database;
   private readonly hints = new EventEmitter();
@@ -81,6 +86,7 @@ export class SqliteStore implements Store {
   private constructor(path: string, options: SqliteStoreOptions) {
     const file = path === ':memory:' ? path : resolve(path);
     this.location = `sqlite:${file}`;
+    this.clock = options.clock ?? systemClock;
     if (file === ':memory:')
       throw new StoreError(
         'An in-memory SQLite store cannot be shared by two connections; use a file path.',
@@ -225,6 +231,11 @@ export class SqliteStore implements Store {
 
   async nextExpiry(): Promise<number | undefined> {
     return (this.s.nextExpiry.get() as number | null) ?? undefined;
+  }
+
+  async pendingWork(): Promise<PendingWork> {
+    const row = this.s.pendingWork.get() as { active: number; next: number | null };
+    return { active: row.active, ...(row.next !== null ? { nextWaitingExpiry: row.next } : {}) };
   }
 
   async close(): Promise<void> {
@@ -398,6 +409,10 @@ function prepareStatements(w: Database.Database, r: Database.Database) {
       `SELECT ${taskColumns} FROM tasks WHERE key >= ? AND key < ? AND kind = 'activity' ORDER BY seq`,
     ),
     nextExpiry: r.prepare('SELECT MIN(expires_at) FROM tasks WHERE expires_at IS NOT NULL').pluck(),
+    pendingWork: r.prepare(
+      `SELECT (SELECT COUNT(*) FROM tasks WHERE state IN ('ready', 'claimed')) AS active,
+              (SELECT MIN(expires_at) FROM tasks WHERE state = 'waiting' AND expires_at IS NOT NULL) AS next`,
+    ),
   };
 }
 

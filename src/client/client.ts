@@ -1,10 +1,13 @@
 import { hostname } from 'node:os';
 import { crashPoint } from '../common/crash-points.ts';
-import { optionalMs, toMs } from '../common/duration.ts';
+import { optionalMs, toMs, type Duration } from '../common/duration.ts';
 import { assertPayload } from '../common/payload.ts';
-import { Engine } from '../engine/engine.ts';
+import { compileRetryPolicy } from '../common/retry-policy.ts';
+import { Engine, type StartOptions } from '../engine/engine.ts';
+import type { SignalDefinition } from '../runtime/definitions.ts';
+import { validateSearchAttributeValues } from '../state/search-attributes.ts';
 import { openStore } from '../store/open-store.ts';
-import type { ExecutionSummary, ListExecutionsOptions, Store } from '../store/store.ts';
+import type { ExecutionSummary, Store } from '../store/store.ts';
 import type { Workflow, WorkflowResultType, WorkflowStartOptions } from './types.ts';
 import { WorkflowHandle } from './workflow-handle.ts';
 
@@ -15,6 +18,8 @@ export interface ClientOptions {
   connection?: string;
   /** Names this client in the history. @defaultValue `pid@hostname` */
   identity?: string;
+  /** How long `handle.query()` waits for a worker's answer. @defaultValue '10s' */
+  queryTimeout?: Duration;
   /** @internal called when a `result()` starts waiting; returns the function to call when it stops */
   onResultWait?: () => () => void;
 }
@@ -44,11 +49,11 @@ export class Client {
     }
     this.store = options.store ?? openStore(options.connection!);
     this.ownsStore = !options.store;
-    this.workflow = new WorkflowClient(
-      new Engine(this.store),
-      options.identity ?? `${process.pid}@${hostname()}`,
-      options.onResultWait,
-    );
+    this.workflow = new WorkflowClient(new Engine(this.store), {
+      identity: options.identity ?? `${process.pid}@${hostname()}`,
+      queryTimeoutMs: toMs(options.queryTimeout ?? '10s', 'queryTimeout'),
+      ...(options.onResultWait ? { onResultWait: options.onResultWait } : {}),
+    });
   }
 
   /** Closes the store if this client opened it. */
@@ -57,17 +62,40 @@ export class Client {
   }
 }
 
+/** What every handle of a client shares. @internal */
+export interface ClientContext {
+  identity: string;
+  queryTimeoutMs: number;
+  onResultWait?: () => () => void;
+}
+
+export interface SignalWithStartOptions<SignalArgs extends any[]> {
+  signal: SignalDefinition<SignalArgs> | string;
+  signalArgs?: SignalArgs;
+}
+
+export interface ListOptions {
+  /**
+   * A list filter in Keel's query language, e.g.
+   * `WorkflowType = 'order' AND ExecutionStatus = 'Running' AND CustomerId = 'c-42'`
+   * (see docs/visibility.md). Empty: every run.
+   */
+  query?: string;
+  /** Runs fetched per round trip. @defaultValue 100 */
+  pageSize?: number;
+}
+
 export class WorkflowClient {
   /** @internal */
   constructor(
     private readonly engine: Engine,
-    private readonly identity: string,
-    private readonly onResultWait?: () => () => void,
+    private readonly context: ClientContext,
   ) {}
 
   /**
-   * Starts a workflow and returns its handle once the start is durable. Fails with
-   * `WorkflowExecutionAlreadyStartedError` if a run with this `workflowId` is running.
+   * Starts a workflow and returns its handle once the start is durable. By default fails with
+   * `WorkflowExecutionAlreadyStartedError` if a run with this `workflowId` is running (see
+   * `workflowIdConflictPolicy` and `workflowIdReusePolicy`).
    *
    * @param workflow the workflow function (for types) or its type name
    */
@@ -75,6 +103,43 @@ export class WorkflowClient {
     workflow: W | string,
     options: WorkflowStartOptions<W>,
   ): Promise<WorkflowHandle<W>> {
+    const { runId } = await this.startRun(workflow, options, {});
+    return this.handle<W>(options.workflowId, undefined, runId);
+  }
+
+  /** Starts a workflow and waits for its result. */
+  async execute<W extends Workflow>(
+    workflow: W | string,
+    options: WorkflowStartOptions<W>,
+  ): Promise<WorkflowResultType<W>> {
+    return (await this.start(workflow, options)).result();
+  }
+
+  /**
+   * Sends a signal to the workflow, starting it first if it is not running, in one transaction.
+   *
+   * @example
+   * await client.workflow.signalWithStart(cart, { taskQueue: 'shop', workflowId: 'cart-7', args: [], signal: addItem, signalArgs: ['kayak'] });
+   */
+  async signalWithStart<W extends Workflow, SignalArgs extends any[] = []>(
+    workflow: W | string,
+    options: WorkflowStartOptions<W> & SignalWithStartOptions<SignalArgs>,
+  ): Promise<WorkflowHandle<W>> {
+    const name = typeof options.signal === 'string' ? options.signal : options.signal?.name;
+    if (!name) throw new TypeError('signalWithStart needs a signal (a definition or a name).');
+    const signalArgs = [...(options.signalArgs ?? [])];
+    assertPayload(signalArgs, `the arguments of signal '${name}'`);
+    const { runId, started } = await this.startRun(workflow, options, {
+      signal: { name, args: signalArgs },
+    });
+    return this.handle<W>(options.workflowId, undefined, started ? runId : undefined);
+  }
+
+  private async startRun<W extends Workflow>(
+    workflow: W | string,
+    options: WorkflowStartOptions<W>,
+    extra: Pick<StartOptions, 'signal'>,
+  ) {
     const workflowType = typeof workflow === 'string' ? workflow : workflow.name;
     if (!workflowType)
       throw new TypeError(
@@ -92,48 +157,57 @@ export class WorkflowClient {
     }
     const args = [...((options.args as unknown[] | undefined) ?? [])];
     assertPayload(args, `the arguments of workflow '${workflowType}'`);
+    if (options.memo !== undefined) assertPayload(options.memo, 'the memo');
+    if (options.searchAttributes !== undefined) {
+      const problem = validateSearchAttributeValues(options.searchAttributes);
+      if (problem) throw new TypeError(`Invalid searchAttributes: ${problem}.`);
+    }
     const executionTimeout = optionalMs(
       options.workflowExecutionTimeout,
       'workflowExecutionTimeout',
     );
     const runTimeout = optionalMs(options.workflowRunTimeout, 'workflowRunTimeout');
-    const runId = await this.engine.startWorkflow({
-      workflowId: options.workflowId,
-      workflowType,
-      taskQueue: options.taskQueue,
-      input: args,
-      ...(executionTimeout ? { workflowExecutionTimeout: executionTimeout } : {}),
-      ...(runTimeout ? { workflowRunTimeout: runTimeout } : {}),
-      workflowTaskTimeout:
-        toMs(options.workflowTaskTimeout ?? '10s', 'workflowTaskTimeout') || 10_000,
-      identity: this.identity,
-    });
+    const result = await this.engine.startWorkflow(
+      {
+        workflowId: options.workflowId,
+        workflowType,
+        taskQueue: options.taskQueue,
+        input: args,
+        ...(executionTimeout ? { workflowExecutionTimeout: executionTimeout } : {}),
+        ...(runTimeout ? { workflowRunTimeout: runTimeout } : {}),
+        workflowTaskTimeout:
+          toMs(options.workflowTaskTimeout ?? '10s', 'workflowTaskTimeout') || 10_000,
+        identity: this.context.identity,
+        ...(options.retry ? { retryPolicy: compileRetryPolicy(options.retry) } : {}),
+        ...(options.memo ? { memo: options.memo } : {}),
+        ...(options.searchAttributes ? { searchAttributes: options.searchAttributes } : {}),
+      },
+      {
+        ...(options.workflowIdReusePolicy
+          ? { workflowIdReusePolicy: options.workflowIdReusePolicy }
+          : {}),
+        ...(options.workflowIdConflictPolicy
+          ? { workflowIdConflictPolicy: options.workflowIdConflictPolicy }
+          : {}),
+        ...extra,
+      },
+    );
     crashPoint('client-after-start');
-    return new WorkflowHandle<W>(this.engine, options.workflowId, runId, this.identity, this.onResultWait);
-  }
-
-  /** Starts a workflow and waits for its result. */
-  async execute<W extends Workflow>(
-    workflow: W | string,
-    options: WorkflowStartOptions<W>,
-  ): Promise<WorkflowResultType<W>> {
-    return (await this.start(workflow, options)).result();
+    return result;
   }
 
   /**
-   * Runs newest first, optionally filtered by status and type, fetched a page at a time.
+   * Runs matching `query`, newest first, fetched a page at a time.
    *
    * @example
-   * for await (const run of client.workflow.list({ status: 'Running' })) console.log(run.workflowId);
+   * for await (const run of client.workflow.list({ query: "ExecutionStatus = 'Running'" })) console.log(run.workflowId);
    */
-  async *list(
-    options: Omit<ListExecutionsOptions, 'before' | 'workflowId'> = {},
-  ): AsyncIterable<ExecutionSummary> {
+  async *list(options: ListOptions = {}): AsyncIterable<ExecutionSummary> {
     const pageSize = options.pageSize ?? 100;
-    let before: ListExecutionsOptions['before'];
+    let before: { startTime: number; runId: string } | undefined;
     for (;;) {
       const page = await this.engine.store.listExecutions({
-        ...options,
+        ...(options.query !== undefined ? { query: options.query } : {}),
         pageSize,
         ...(before ? { before } : {}),
       });
@@ -144,8 +218,26 @@ export class WorkflowClient {
     }
   }
 
-  /** A handle to an existing workflow: its given run, or its latest one. */
+  /**
+   * How many runs match `query`.
+   *
+   * @example
+   * const { count } = await client.workflow.count({ query: "WorkflowType = 'order' AND ExecutionStatus = 'Failed'" });
+   */
+  async count(options: { query?: string } = {}): Promise<{ count: number }> {
+    return { count: await this.engine.store.countExecutions(options.query ?? '') };
+  }
+
+  /** A handle to an existing workflow: its given run, or (without `runId`) whichever run is current. */
   getHandle<W extends Workflow = Workflow>(workflowId: string, runId?: string): WorkflowHandle<W> {
-    return new WorkflowHandle<W>(this.engine, workflowId, runId, this.identity, this.onResultWait);
+    return this.handle<W>(workflowId, runId, undefined);
+  }
+
+  private handle<W extends Workflow>(
+    workflowId: string,
+    runId: string | undefined,
+    firstExecutionRunId: string | undefined,
+  ): WorkflowHandle<W> {
+    return new WorkflowHandle<W>(this.engine, this.context, workflowId, runId, firstExecutionRunId);
   }
 }

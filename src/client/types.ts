@@ -1,4 +1,7 @@
 import type { Duration } from '../common/duration.ts';
+import type { RetryPolicy } from '../common/retry-policy.ts';
+import type { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '../engine/engine.ts';
+import type { SearchAttributeValue, SearchAttributeValues } from '../state/search-attributes.ts';
 import type { ExecutionStatus } from '../state/execution-state.ts';
 import type { HistoryEvent } from '../state/events.ts';
 
@@ -19,6 +22,19 @@ interface BaseStartOptions {
   workflowRunTimeout?: Duration;
   /** Bound on one workflow task: a worker that holds it longer is presumed dead. @defaultValue '10s' */
   workflowTaskTimeout?: Duration;
+  /** Retries of failed (or run-timed-out) runs as new runs. @defaultValue none: a failed run stays failed */
+  retry?: RetryPolicy;
+  /** Whether a closed workflow's id may be used again. @defaultValue 'ALLOW_DUPLICATE' */
+  workflowIdReusePolicy?: WorkflowIdReusePolicy;
+  /** What to do if a run with this id is running. @defaultValue 'FAIL' */
+  workflowIdConflictPolicy?: WorkflowIdConflictPolicy;
+  /** Data shown with the run (not indexed). */
+  memo?: Record<string, unknown>;
+  /**
+   * Typed, indexed attributes for `list()` queries.
+   * @example { CustomerId: { type: 'Keyword', value: 'c-42' } }
+   */
+  searchAttributes?: SearchAttributeValues;
 }
 
 /** `args` is required exactly when the workflow takes arguments, and typed by its signature. */
@@ -49,6 +65,12 @@ export interface WorkflowExecutionDescription {
   closeTime?: Date;
   historyLength: number;
   pendingActivities: PendingActivityDescription[];
+  memo: Record<string, unknown>;
+  searchAttributes: Record<string, SearchAttributeValue>;
+  /** The parent, for a child workflow. */
+  parent?: { workflowId: string; runId: string };
+  /** Set when the run continued as new or was retried: the next run of the chain. */
+  newExecutionRunId?: string;
   /** Set while workflow tasks keep failing (a bug, a nondeterminism, an unknown type): why the last attempt failed. */
   lastWorkflowTaskFailure?: { cause: string; message: string; attempt: number; time: Date };
 }

@@ -22,7 +22,7 @@ export function toMs(duration: Duration, what = 'duration'): number {
     }
     return Math.round(duration);
   }
-  if (typeof duration === 'string') {
+  if (typeof duration === 'string' && duration.trim() !== '') {
     // ms() returns undefined for strings it cannot parse; it also accepts negatives, which we refuse.
     const parsed = ms(duration as ms.StringValue) as number | undefined;
     if (typeof parsed === 'number' && Number.isFinite(parsed) && parsed >= 0)

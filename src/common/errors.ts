@@ -70,3 +70,21 @@ export class TaskLostError extends Error {
 export class IllegalStateError extends Error {
   override name = 'IllegalStateError';
 }
+
+/** `handle.query()` named a query the workflow has no handler for. */
+export class QueryNotRegisteredError extends Error {
+  override name = 'QueryNotRegisteredError';
+}
+
+/** A query could not be answered: its handler threw, or no worker answered in time. */
+export class WorkflowQueryFailedError extends Error {
+  override name = 'WorkflowQueryFailedError';
+}
+
+/** An update was rejected by its validator, or its handler failed; `cause` says why. */
+export class WorkflowUpdateFailedError extends Error {
+  override name = 'WorkflowUpdateFailedError';
+  constructor(message: string, cause: Error) {
+    super(message, { cause });
+  }
+}

@@ -7,6 +7,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancelledFailure,
+  ChildWorkflowFailure,
   KeelFailure,
   ServerFailure,
   TerminatedFailure,
@@ -37,6 +38,11 @@ export interface FailureInfo {
   timeoutFailureInfo?: { timeoutType: TimeoutType; lastHeartbeatDetails?: unknown };
   canceledFailureInfo?: { details?: unknown[] };
   terminatedFailureInfo?: Record<string, never>;
+  childWorkflowExecutionFailureInfo?: {
+    workflowExecution: { workflowId: string; runId: string };
+    workflowType: string;
+    retryState: RetryState;
+  };
   serverFailureInfo?: { nonRetryable: boolean };
 }
 
@@ -81,6 +87,12 @@ export function encodeFailure(error: unknown, depth = 0): FailureInfo {
     info.canceledFailureInfo = error.details.length > 0 ? { details: error.details } : {};
   } else if (error instanceof TerminatedFailure) {
     info.terminatedFailureInfo = {};
+  } else if (error instanceof ChildWorkflowFailure) {
+    info.childWorkflowExecutionFailureInfo = {
+      workflowExecution: error.execution,
+      workflowType: error.workflowType,
+      retryState: error.retryState,
+    };
   } else if (error instanceof ServerFailure) {
     info.serverFailureInfo = { nonRetryable: error.nonRetryable };
   } else {
@@ -114,6 +126,15 @@ export function decodeFailure(info: FailureInfo): KeelFailure {
     failure = new CancelledFailure(info.message, info.canceledFailureInfo.details ?? [], cause);
   } else if (info.terminatedFailureInfo) {
     failure = new TerminatedFailure(info.message, cause);
+  } else if (info.childWorkflowExecutionFailureInfo) {
+    const c = info.childWorkflowExecutionFailureInfo;
+    failure = new ChildWorkflowFailure(
+      undefined,
+      c.workflowExecution,
+      c.workflowType,
+      c.retryState,
+      cause,
+    );
   } else if (info.serverFailureInfo) {
     failure = new ServerFailure(info.message, info.serverFailureInfo.nonRetryable, cause);
   } else {

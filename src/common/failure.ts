@@ -173,6 +173,21 @@ export class TerminatedFailure extends KeelFailure {
   }
 }
 
+/** A child workflow did not complete: its `cause` says why (failed, cancelled, terminated, timed out). */
+export class ChildWorkflowFailure extends KeelFailure {
+  override name = 'ChildWorkflowFailure';
+
+  constructor(
+    public readonly namespace: string | undefined,
+    public readonly execution: { workflowId: string; runId: string },
+    public readonly workflowType: string,
+    public readonly retryState: RetryState,
+    cause?: Error,
+  ) {
+    super('Child Workflow execution failed', cause);
+  }
+}
+
 /** A failure raised by the engine itself, e.g. an activity type no worker has registered. */
 export class ServerFailure extends KeelFailure {
   override name = 'ServerFailure';

@@ -1,12 +1,12 @@
 /**
- * The engine: each operation is one store transaction that loads a run's state, applies a pure
- * transition from `src/state/` and persists the resulting mutation. Workers, clients and (later) the
- * server all embed it; there is no separate server process.
+ * The engine: each operation is one store transaction that loads the runs it concerns, applies pure
+ * transitions from `src/state/`, applies their effects on other runs, and persists everything.
+ * Workers, clients and (later) the server all embed it; there is no separate server process.
  */
 import { randomInt } from 'node:crypto';
-import { uuid7 } from '../common/ids.ts';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '../common/errors.ts';
 import type { FailureInfo } from '../common/failure-converter.ts';
+import { uuid7 } from '../common/ids.ts';
 import {
   cancelActivityTask,
   claimActivityTask,
@@ -15,9 +15,11 @@ import {
   failActivityTask,
   heartbeatActivityTask,
 } from '../state/activity-task.ts';
+import { assertClaim, claimed } from '../state/claims.ts';
 import { BadCommandError } from '../state/commands-apply.ts';
 import type { Command } from '../state/commands.ts';
 import type { WorkflowTaskFailedCause } from '../state/events.ts';
+import { isRunning, type UpdateState } from '../state/execution-state.ts';
 import {
   fireTimer,
   requestCancelWorkflow,
@@ -26,7 +28,8 @@ import {
   timeOutRun,
   type StartWorkflowInput,
 } from '../state/execution.ts';
-import { Mutation } from '../state/mutation.ts';
+import { admitUpdate, signalWorkflow, type UpdateRequest } from '../state/messages.ts';
+import type { Mutation } from '../state/mutation.ts';
 import {
   TaskKind,
   TaskState,
@@ -44,13 +47,19 @@ import {
 } from '../state/workflow-task.ts';
 import type { Store, StoreTransaction } from '../store/store.ts';
 import type { Clock } from './clock.ts';
-import type { ActivityTaskGrant, WorkflowTaskGrant } from './grants.ts';
+import { applyEffects } from './effects.ts';
+import type { ActivityTaskGrant, QueryTaskGrant, WorkflowTaskGrant } from './grants.ts';
+import { UnitOfWork } from './unit-of-work.ts';
 
 /** Random fencing tokens: 48 bits, so a stale holder matching a new claim is practically impossible. */
 const newClaimToken = (): number => randomInt(2 ** 48 - 1) + 1;
 
+/** How long a worker may hold a query before another may take it, and how long an answer waits to be read. */
+const QUERY_LEASE_MS = 10_000;
+const QUERY_ANSWER_TTL_MS = 60_000;
+
 export type WorkflowTaskOutcome =
-  | { accepted: true; eagerActivities: ActivityTaskGrant[] }
+  | { accepted: true; discarded: boolean; eagerActivities: ActivityTaskGrant[] }
   | { accepted: false; reason: string; eagerActivities: [] };
 
 /**
@@ -74,28 +83,88 @@ export interface EagerWorkflowTask {
   historyFrom: (runId: string) => number;
 }
 
+/** What to do when a workflow with the same id already exists. Names as in Temporal. */
+export type WorkflowIdReusePolicy =
+  'ALLOW_DUPLICATE' | 'ALLOW_DUPLICATE_FAILED_ONLY' | 'REJECT_DUPLICATE' | 'TERMINATE_IF_RUNNING';
+export type WorkflowIdConflictPolicy = 'FAIL' | 'USE_EXISTING' | 'TERMINATE_EXISTING';
+
+export interface StartOptions {
+  workflowIdReusePolicy?: WorkflowIdReusePolicy;
+  workflowIdConflictPolicy?: WorkflowIdConflictPolicy;
+  /** Sent in the same transaction as the start (signal-with-start). */
+  signal?: { name: string; args: unknown[] };
+}
+
+export type ActivityGrantRef = { claim: TaskClaim; runId: string };
+
 export class Engine {
   constructor(
     readonly store: Store,
     readonly clock: Clock = store.clock,
   ) {}
 
-  /** Starts a run; refuses if a run of `workflowId` is running. Returns the new run id. */
-  startWorkflow(input: Omit<StartWorkflowInput, 'runId'>): Promise<string> {
-    const runId = uuid7(this.clock.now());
+  private transact<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
     return this.store.transaction(async (tx) => {
-      if (await tx.getRunningRunId(input.workflowId)) {
-        throw new WorkflowExecutionAlreadyStartedError(
-          `Workflow '${input.workflowId}' is already running. Wait for it to close, or start this one with another workflowId.`,
-          input.workflowId,
-          input.workflowType,
-        );
+      const uow = new UnitOfWork(tx, this.clock.now(), this.store.location);
+      const result = await work(uow);
+      await applyEffects(uow);
+      await uow.persist();
+      return result;
+    });
+  }
+
+  /**
+   * Starts a run, by the id reuse and conflict policies (defaults: a closed workflow's id may be
+   * reused; a running one's may not). Returns the run id and whether a new run was started (false
+   * when `USE_EXISTING` returned the running one, or signal-with-start signalled it).
+   */
+  startWorkflow(
+    input: Omit<StartWorkflowInput, 'runId'>,
+    options: StartOptions = {},
+  ): Promise<{ runId: string; started: boolean }> {
+    return this.transact(async (uow) => {
+      const running = await uow.running(input.workflowId);
+      const conflict =
+        options.workflowIdConflictPolicy ?? (options.signal ? 'USE_EXISTING' : 'FAIL');
+      if (running) {
+        if (
+          options.workflowIdReusePolicy === 'TERMINATE_IF_RUNNING' ||
+          conflict === 'TERMINATE_EXISTING'
+        ) {
+          terminateWorkflow(
+            running,
+            'terminated by a new start with the same workflow id',
+            input.identity,
+          );
+        } else if (conflict === 'USE_EXISTING') {
+          if (options.signal)
+            signalWorkflow(running, options.signal.name, options.signal.args, input.identity);
+          return { runId: running.state.runId, started: false };
+        } else {
+          throw alreadyStarted(input.workflowId, input.workflowType, 'is already running');
+        }
+      } else {
+        const reuse = options.workflowIdReusePolicy ?? 'ALLOW_DUPLICATE';
+        if (reuse === 'REJECT_DUPLICATE' || reuse === 'ALLOW_DUPLICATE_FAILED_ONLY') {
+          const latest = await uow.find(input.workflowId, undefined);
+          const failedOnly = ['Failed', 'Canceled', 'Terminated', 'TimedOut'];
+          if (
+            latest &&
+            (reuse === 'REJECT_DUPLICATE' || !failedOnly.includes(latest.state.status))
+          ) {
+            throw alreadyStarted(
+              input.workflowId,
+              input.workflowType,
+              `already ran (its last run ${latest.state.status}) and the id reuse policy is ${reuse}`,
+            );
+          }
+        }
       }
-      const m = startWorkflow({ ...input, runId }, this.clock.now());
-      await tx.insertExecution(m.state);
-      await tx.appendEvents(runId, m.events);
-      await tx.applyTaskChanges(m.tasks);
-      return runId;
+      const m = startWorkflow({ ...input, runId: uuid7(uow.now) }, uow.now);
+      if (options.signal)
+        signalWorkflow(m, options.signal.name, options.signal.args, input.identity);
+      uow.create(m);
+      return { runId: m.state.runId, started: true };
     });
   }
 
@@ -109,23 +178,21 @@ export class Engine {
     identity: string,
     historyFrom: (runId: string) => number,
   ): Promise<WorkflowTaskGrant[]> {
-    return this.store.transaction(async (tx) => {
+    return this.transact(async (uow) => {
       const grants: WorkflowTaskGrant[] = [];
-      for (const task of (await tx.readyTasks(
+      for (const task of (await uow.tx.readyTasks(
         TaskKind.Workflow,
         taskQueue,
         max,
       )) as TaskRecord<'workflow'>[]) {
-        const state = await tx.getExecution(task.runId);
-        const m = state && new Mutation(state, this.clock.now());
-        const claimed = m && claimWorkflowTask(m, task, identity, newClaimToken());
-        if (!m || !claimed) {
-          await tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
+        const m = await uow.load(task.runId);
+        const claim = m && claimWorkflowTask(m, task, identity, newClaimToken());
+        if (!m || !claim) {
+          await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
           continue;
         }
-        m.put(claimed.task);
-        await persist(tx, m);
-        grants.push(await workflowTaskGrant(tx, m, claimed, historyFrom));
+        m.put(claim.task);
+        grants.push(await workflowTaskGrant(uow.tx, m, claim, historyFrom));
       }
       return grants;
     });
@@ -135,37 +202,39 @@ export class Engine {
    * Completes a held workflow task with its commands. A command the engine refuses fails the task
    * instead (cause `BadCommand`), and the outcome says why.
    */
-  async completeWorkflowTask(
+  completeWorkflowTask(
     grant: Pick<WorkflowTaskGrant, 'claim' | 'runId'>,
     commands: Command[],
     identity: string,
     flags: number[] = [],
     eager?: EagerActivities,
   ): Promise<WorkflowTaskOutcome> {
-    return this.store.transaction(async (tx) => {
-      const m = await this.load(tx, grant.runId);
-      const task = (await tx.getTask(grant.claim.key)) as TaskRecord<'workflow'> | undefined;
+    return this.transact(async (uow) => {
+      const m = await uow.require(grant.runId);
+      const task = (await uow.tx.getTask(grant.claim.key)) as TaskRecord<'workflow'> | undefined;
       const cancelled = new Map<string, TaskRecord>();
       for (const command of commands) {
         if (command.commandType !== 'RequestCancelActivityTask') continue;
         const pending = m.state.activities[command.attributes.activityId];
         if (!pending) continue;
         const key = taskKey.activity(grant.runId, pending.scheduledEventId);
-        const row = await tx.getTask(key);
+        const row = await uow.tx.getTask(key);
         if (row) cancelled.set(key, row);
       }
+      let outcome;
       try {
-        completeWorkflowTask(m, task, grant.claim, commands, identity, flags, cancelled);
+        await checkSearchAttributeTypes(uow.tx, commands);
+        outcome = completeWorkflowTask(m, task, grant.claim, commands, identity, flags, cancelled);
       } catch (error) {
         if (!(error instanceof BadCommandError)) throw error;
         // Validation runs before any change, so the state is still as loaded.
         failWorkflowTask(m, task, grant.claim, 'BadCommand', { message: error.message }, identity);
-        await persist(tx, m);
         return { accepted: false, reason: error.message, eagerActivities: [] };
       }
+      if (outcome.kind === 'unhandled')
+        return { accepted: false, reason: outcome.reason, eagerActivities: [] };
       const eagerActivities = eager ? claimScheduledActivities(m, eager, identity) : [];
-      await persist(tx, m);
-      return { accepted: true, eagerActivities };
+      return { accepted: true, discarded: outcome.kind === 'discarded', eagerActivities };
     });
   }
 
@@ -175,8 +244,9 @@ export class Engine {
     failure: FailureInfo,
     identity: string,
   ): Promise<void> {
-    return this.mutateRun(grant.runId, async (m, tx) => {
-      const task = (await tx.getTask(grant.claim.key)) as TaskRecord<'workflow'> | undefined;
+    return this.transact(async (uow) => {
+      const m = await uow.require(grant.runId);
+      const task = (await uow.tx.getTask(grant.claim.key)) as TaskRecord<'workflow'> | undefined;
       failWorkflowTask(m, task, grant.claim, cause, failure, identity);
     });
   }
@@ -194,9 +264,11 @@ export class Engine {
         taskQueue,
         max,
       )) as TaskRecord<'activity'>[];
-      const claimed = tasks.map((task) => claimActivityTask(task, identity, now, newClaimToken()));
-      await tx.applyTaskChanges(claimed.map((task) => ({ op: 'put', task })));
-      return claimed.map((task) => activityTaskGrant(task, now));
+      const claimedTasks = tasks.map((task) =>
+        claimActivityTask(task, identity, now, newClaimToken()),
+      );
+      await tx.applyTaskChanges(claimedTasks.map((task) => ({ op: 'put', task })));
+      return claimedTasks.map((task) => activityTaskGrant(task, now));
     });
   }
 
@@ -251,23 +323,20 @@ export class Engine {
 
   /**
    * Acts on up to `limit` tasks whose time came: fires timers, ends backoffs, times out activities,
-   * workflow tasks and runs. Safe to run in every process at once. Returns how many it handled.
+   * workflow tasks and runs, and drops abandoned queries. Safe to run in every process at once.
+   * Returns how many it handled.
    */
   fireExpiredTasks(limit = 256): Promise<number> {
-    return this.store.transaction(async (tx) => {
-      const now = this.clock.now();
-      const tasks = await tx.expiredTasks(now, limit);
-      const byRun = new Map<string, TaskRecord[]>();
-      for (const task of tasks) byRun.set(task.runId, [...(byRun.get(task.runId) ?? []), task]);
-      for (const [runId, runTasks] of byRun) {
-        const state = await tx.getExecution(runId);
-        if (!state) {
-          await tx.applyTaskChanges(runTasks.map((t) => ({ op: 'delete', key: t.key })));
+    return this.transact(async (uow) => {
+      const tasks = await uow.tx.expiredTasks(uow.now, limit);
+      for (const task of tasks) {
+        if (task.kind === TaskKind.Query) {
+          await uow.tx.applyTaskChanges([expireQuery(task, uow.now)]);
           continue;
         }
-        const m = new Mutation(state, now);
-        for (const task of runTasks) expire(m, task);
-        await persist(tx, m);
+        const m = await uow.load(task.runId);
+        if (m) expire(m, task);
+        else await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
       }
       return tasks.length;
     });
@@ -292,26 +361,148 @@ export class Engine {
     return this.mutateWorkflow(workflowId, runId, (m) => terminateWorkflow(m, reason, identity));
   }
 
-  private async load(tx: StoreTransaction, runId: string): Promise<Mutation> {
-    const state = await tx.getExecution(runId);
-    if (!state)
-      throw new WorkflowNotFoundError(
-        `No workflow run '${runId}' in ${this.store.location}.`,
-        '',
-        runId,
-      );
-    return new Mutation(state, this.clock.now());
+  /** Delivers a signal to the running run (the given one, or the workflow's current run). */
+  signalWorkflow(
+    workflowId: string,
+    runId: string | undefined,
+    signalName: string,
+    args: unknown[],
+    identity?: string,
+  ): Promise<void> {
+    return this.mutateWorkflow(
+      workflowId,
+      runId,
+      (m) => signalWorkflow(m, signalName, args, identity),
+      true,
+    );
   }
 
-  private mutateRun(
-    runId: string,
-    apply: (m: Mutation, tx: StoreTransaction) => Promise<void> | void,
+  /** Admits an update (or finds the one with the same id). Returns its run and current state. */
+  requestUpdate(
+    workflowId: string,
+    runId: string | undefined,
+    request: UpdateRequest,
+  ): Promise<{ runId: string; update: UpdateState }> {
+    return this.transact(async (uow) => {
+      const m = await this.target(uow, workflowId, runId);
+      const existing = m.state.updates?.[request.updateId];
+      if (!existing && !isRunning(m.state))
+        throw notRunning(workflowId, m.state.runId, m.state.status);
+      return { runId: m.state.runId, update: structuredClone(admitUpdate(m, request)) };
+    });
+  }
+
+  /** Creates a query for a worker to answer; returns the key to read its answer with. */
+  requestQuery(
+    workflowId: string,
+    runId: string | undefined,
+    queryType: string,
+    args: unknown[],
+  ): Promise<{ key: string; runId: string }> {
+    return this.store.transaction(async (tx) => {
+      const uow = new UnitOfWork(tx, this.clock.now(), this.store.location);
+      const m = await this.target(uow, workflowId, runId);
+      const key = taskKey.query(m.state.runId, uuid7(uow.now));
+      await tx.applyTaskChanges([
+        {
+          op: 'put',
+          task: {
+            key,
+            kind: TaskKind.Query,
+            runId: m.state.runId,
+            taskQueue: m.state.taskQueue,
+            state: TaskState.Ready,
+            expiresAt: uow.now + QUERY_ANSWER_TTL_MS,
+            claimToken: 0,
+            data: { queryType, args },
+          },
+        },
+      ]);
+      return { key, runId: m.state.runId };
+    });
+  }
+
+  /** Claims up to `max` queries of `taskQueue` with what the worker needs to answer them. */
+  claimQueryTasks(
+    taskQueue: string,
+    max: number,
+    identity: string,
+    historyFrom: (runId: string) => number,
+  ): Promise<QueryTaskGrant[]> {
+    return this.store.transaction(async (tx) => {
+      const now = this.clock.now();
+      const grants: QueryTaskGrant[] = [];
+      for (const task of (await tx.readyTasks(
+        TaskKind.Query,
+        taskQueue,
+        max,
+      )) as TaskRecord<'query'>[]) {
+        const state = await tx.getExecution(task.runId);
+        if (!state) {
+          await tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
+          continue;
+        }
+        const held = claimed(task, identity, now + QUERY_LEASE_MS, newClaimToken());
+        await tx.applyTaskChanges([{ op: 'put', task: held }]);
+        grants.push({
+          claim: { key: held.key, claimToken: held.claimToken },
+          runId: task.runId,
+          workflowId: state.workflowId,
+          workflowType: state.workflowType,
+          taskQueue,
+          queryType: task.data.queryType,
+          args: task.data.args,
+          lastCompletedStartedEventId: state.lastCompletedStartedEventId,
+          history: await tx.readHistory(task.runId, historyFrom(task.runId)),
+        });
+      }
+      return grants;
+    });
+  }
+
+  /** Records a worker's answer to a query. */
+  answerQuery(
+    claim: TaskClaim,
+    answer: { result: unknown } | { failure: FailureInfo },
   ): Promise<void> {
     return this.store.transaction(async (tx) => {
-      const m = await this.load(tx, runId);
-      await apply(m, tx);
-      await persist(tx, m);
+      const task = assertClaim(
+        (await tx.getTask(claim.key)) as TaskRecord<'query'> | undefined,
+        claim,
+      );
+      await tx.applyTaskChanges([
+        {
+          op: 'put',
+          task: {
+            ...task,
+            state: TaskState.Waiting,
+            expiresAt: this.clock.now() + QUERY_ANSWER_TTL_MS,
+            data: { ...task.data, answer },
+          },
+        },
+      ]);
     });
+  }
+
+  /** Removes a query once its answer was read (or its asker gave up). */
+  deleteQuery(key: string): Promise<void> {
+    return this.store.transaction(async (tx) => tx.applyTaskChanges([{ op: 'delete', key }]));
+  }
+
+  private async target(
+    uow: UnitOfWork,
+    workflowId: string,
+    runId: string | undefined,
+  ): Promise<Mutation> {
+    const m = await uow.find(workflowId, runId);
+    if (!m) {
+      throw new WorkflowNotFoundError(
+        `No workflow with id '${workflowId}'${runId ? ` and run id '${runId}'` : ''} in ${this.store.location}.`,
+        workflowId,
+        runId,
+      );
+    }
+    return m;
   }
 
   private mutateActivity(
@@ -320,48 +511,72 @@ export class Engine {
     eager: EagerWorkflowTask | undefined,
     apply: (m: Mutation, task: TaskRecord<'activity'> | undefined) => void,
   ): Promise<WorkflowTaskGrant | undefined> {
-    return this.store.transaction(async (tx) => {
-      const m = await this.load(tx, grant.runId);
-      apply(m, (await tx.getTask(grant.claim.key)) as TaskRecord<'activity'> | undefined);
+    return this.transact(async (uow) => {
+      const m = await uow.require(grant.runId);
+      apply(m, (await uow.tx.getTask(grant.claim.key)) as TaskRecord<'activity'> | undefined);
       const { state } = m;
       const wanted =
         eager && state.taskQueue === eager.taskQueue && eager.workflowTypes.has(state.workflowType);
       const scheduled = wanted ? m.tasks.find(isReadyWorkflowTaskPut) : undefined;
-      const claimed = scheduled && claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
-      if (claimed) scheduled.task = claimed.task;
-      await persist(tx, m);
-      return claimed ? workflowTaskGrant(tx, m, claimed, eager!.historyFrom) : undefined;
+      const claim = scheduled && claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
+      if (!claim) return undefined;
+      scheduled.task = claim.task;
+      return workflowTaskGrant(uow.tx, m, claim, eager!.historyFrom);
     });
   }
 
-  private async mutateWorkflow(
+  private mutateWorkflow(
     workflowId: string,
     runId: string | undefined,
     apply: (m: Mutation) => void,
+    mustBeRunning = false,
   ): Promise<void> {
-    const target = runId ?? (await this.store.findExecution(workflowId))?.runId;
-    if (!target) {
-      throw new WorkflowNotFoundError(
-        `No workflow with id '${workflowId}' in ${this.store.location}.`,
-        workflowId,
-        runId,
-      );
-    }
-    return this.mutateRun(target, (m) => {
-      if (m.state.workflowId !== workflowId) {
-        throw new WorkflowNotFoundError(
-          `Run '${target}' does not belong to workflow '${workflowId}'.`,
-          workflowId,
-          runId,
-        );
-      }
+    return this.transact(async (uow) => {
+      const m = await this.target(uow, workflowId, runId);
+      if (mustBeRunning && !isRunning(m.state))
+        throw notRunning(workflowId, m.state.runId, m.state.status);
       apply(m);
     });
   }
 }
 
-/** The parts of an activity grant that completions need. */
-export type ActivityGrantRef = { claim: TaskClaim; runId: string };
+function alreadyStarted(
+  workflowId: string,
+  workflowType: string,
+  why: string,
+): WorkflowExecutionAlreadyStartedError {
+  return new WorkflowExecutionAlreadyStartedError(
+    `Workflow '${workflowId}' ${why}. Wait for it to close, start this one with another workflowId, or choose another id reuse or conflict policy.`,
+    workflowId,
+    workflowType,
+  );
+}
+
+function notRunning(workflowId: string, runId: string, status: string): WorkflowNotFoundError {
+  return new WorkflowNotFoundError(
+    `Workflow '${workflowId}' (run ${runId}) is not running: it is ${status}.`,
+    workflowId,
+    runId,
+  );
+}
+
+/** Refuses (as a bad command) search attributes whose type conflicts with the type the name already has. */
+async function checkSearchAttributeTypes(tx: StoreTransaction, commands: Command[]): Promise<void> {
+  for (const command of commands) {
+    const values =
+      command.commandType === 'UpsertWorkflowSearchAttributes' ||
+      command.commandType === 'StartChildWorkflowExecution' ||
+      command.commandType === 'ContinueAsNewWorkflowExecution'
+        ? command.attributes.searchAttributes
+        : undefined;
+    if (!values) continue;
+    const types = Object.fromEntries(
+      Object.entries(values).flatMap(([name, v]) => (v ? [[name, v.type]] : [])),
+    );
+    const conflict = await tx.checkSearchAttributeTypes(types);
+    if (conflict) throw new BadCommandError(conflict);
+  }
+}
 
 function expire(m: Mutation, task: TaskRecord): void {
   switch (task.kind) {
@@ -379,7 +594,25 @@ function expire(m: Mutation, task: TaskRecord): void {
         timeOutWorkflowTask(m);
       }
       return;
+    case TaskKind.Query:
+      return;
   }
+}
+
+/** A query's lease or its answer's time ran out: a held query goes back to the queue, anything else is dropped. */
+function expireQuery(task: TaskRecord<'query'>, now: number): TaskChange {
+  if (task.state === TaskState.Claimed) {
+    return {
+      op: 'put',
+      task: {
+        ...task,
+        state: TaskState.Ready,
+        claimedBy: undefined,
+        expiresAt: now + QUERY_ANSWER_TTL_MS,
+      },
+    };
+  }
+  return { op: 'delete', key: task.key };
 }
 
 function isReadyWorkflowTaskPut(
@@ -410,9 +643,9 @@ function claimScheduledActivities(
     ) {
       continue;
     }
-    const claimed = claimActivityTask(task, identity, m.now, newClaimToken());
-    change.task = claimed;
-    grants.push(activityTaskGrant(claimed, m.now));
+    const claimedTask = claimActivityTask(task, identity, m.now, newClaimToken());
+    change.task = claimedTask;
+    grants.push(activityTaskGrant(claimedTask, m.now));
   }
   return grants;
 }
@@ -427,30 +660,25 @@ function activityTaskGrant(task: TaskRecord<'activity'>, now: number): ActivityT
   };
 }
 
-/** The grant of a workflow task claimed in this transaction (after the mutation was persisted). */
+/** The grant of a workflow task claimed in this transaction; its history is read with the mutation's events already appended. */
 async function workflowTaskGrant(
   tx: StoreTransaction,
   m: Mutation,
-  claimed: { task: TaskRecord<'workflow'>; start: WorkflowTaskStart },
+  claim: { task: TaskRecord<'workflow'>; start: WorkflowTaskStart },
   historyFrom: (runId: string) => number,
 ): Promise<WorkflowTaskGrant> {
   const { state } = m;
-  const history = await tx.readHistory(state.runId, historyFrom(state.runId));
-  history.push(...claimed.start.transientEvents);
+  const stored = await tx.readHistory(state.runId, historyFrom(state.runId));
+  const from = historyFrom(state.runId);
+  const unwritten = m.events.filter((e) => e.eventId >= from);
+  const history = [...stored, ...unwritten, ...claim.start.transientEvents];
   return {
-    claim: { key: claimed.task.key, claimToken: claimed.task.claimToken },
+    claim: { key: claim.task.key, claimToken: claim.task.claimToken },
     runId: state.runId,
     workflowId: state.workflowId,
     workflowType: state.workflowType,
     taskQueue: state.taskQueue,
-    start: claimed.start,
+    start: claim.start,
     history,
   };
-}
-
-/** Writes a mutation: events, run state, task changes. */
-async function persist(tx: StoreTransaction, m: Mutation): Promise<void> {
-  if (m.events.length > 0) await tx.appendEvents(m.state.runId, m.events);
-  await tx.updateExecution(m.state);
-  if (m.tasks.length > 0) await tx.applyTaskChanges(m.tasks);
 }

@@ -22,3 +22,18 @@ export interface ActivityTaskGrant {
   task: ActivityTaskData;
   startedTime: number;
 }
+
+/** A query to answer from the workflow's state, with the history a worker needs to catch up. */
+export interface QueryTaskGrant {
+  claim: TaskClaim;
+  runId: string;
+  workflowId: string;
+  workflowType: string;
+  taskQueue: string;
+  queryType: string;
+  args: unknown[];
+  /** The run's last completed workflow task when the query was claimed. */
+  lastCompletedStartedEventId: number;
+  /** History from the event the worker asked for. */
+  history: HistoryEvent[];
+}

@@ -16,6 +16,16 @@ export interface WorkflowInfo {
   workflowTaskTimeout: number;
   /** Events in the history as of the current workflow task. */
   historyLength: number;
+  /** True once the history is long enough that the workflow should `continueAsNew()`. */
+  continueAsNewSuggested: boolean;
+  /** The run this one continues (continue-as-new or a retry). */
+  continuedFromExecutionRunId?: string;
+  /** The parent, for a child workflow. */
+  parent?: { workflowId: string; runId: string };
+  /** Memo given at start (upserts from the workflow are not reflected here). */
+  memo: Record<string, unknown>;
+  /** Search attributes given at start. */
+  searchAttributes: Record<string, unknown>;
   unsafe: {
     /** True while the code is replaying history (logging is silenced then). */
     readonly isReplaying: boolean;

@@ -8,27 +8,50 @@
 import { DeterminismViolationError } from '../common/errors.ts';
 import type { Command } from '../state/commands.ts';
 import { COMMAND_EVENT_TYPES, type HistoryEvent } from '../state/events.ts';
-import { Activator, type WorkflowFunction } from './activator.ts';
+import type { UpdateRequest } from '../state/messages.ts';
+import { Activator, PATCH_MARKER, type WorkflowFunction } from './activator.ts';
 import type { WorkflowInfo, WorkflowLogger } from './workflow-info.ts';
 
 /** Events that wake workflow code. */
-const JOB_EVENT_TYPES = new Set([
+const JOB_EVENT_TYPES = new Set<string>([
   'WorkflowExecutionStarted',
   'WorkflowExecutionCancelRequested',
+  'WorkflowExecutionSignaled',
   'TimerFired',
   'ActivityTaskCompleted',
   'ActivityTaskFailed',
   'ActivityTaskTimedOut',
   'ActivityTaskCanceled',
+  'ChildWorkflowExecutionStarted',
+  'StartChildWorkflowExecutionFailed',
+  'ChildWorkflowExecutionCompleted',
+  'ChildWorkflowExecutionFailed',
+  'ChildWorkflowExecutionCanceled',
+  'ChildWorkflowExecutionTimedOut',
+  'ChildWorkflowExecutionTerminated',
+  'ExternalWorkflowExecutionSignaled',
+  'SignalExternalWorkflowExecutionFailed',
+  'ExternalWorkflowExecutionCancelRequested',
+  'RequestCancelExternalWorkflowExecutionFailed',
 ]);
 
 /** Waits until every microtask that the activation set off has run. */
 const drainMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Rounds of condition checks per activation before giving up on a condition that keeps flipping. */
+const MAX_CONDITION_ROUNDS = 1000;
+
 /** The part of a workflow task the runner needs. */
 export interface TaskToRun {
   startedEventId: number;
   history: HistoryEvent[];
+  /** Updates delivered with this task. */
+  updates?: UpdateRequest[];
+}
+
+export interface RunnerOptions {
+  /** `workflowInfo().continueAsNewSuggested` turns true at this history length. */
+  continueAsNewSuggestedAt?: number;
 }
 
 export class WorkflowRunner {
@@ -41,13 +64,16 @@ export class WorkflowRunner {
   /** Commands of the last activation not yet matched with their events. */
   private unmatched: Command[] = [];
   private unmatchedFrom = 0;
+  private readonly continueAsNewSuggestedAt: number;
 
   constructor(
     workflow: WorkflowFunction,
     info: Omit<WorkflowInfo, 'unsafe'>,
     logger: WorkflowLogger,
+    options: RunnerOptions = {},
   ) {
     this.activator = new Activator(info, workflow, logger);
+    this.continueAsNewSuggestedAt = options.continueAsNewSuggestedAt ?? 10_000;
   }
 
   /** Builds the workflow info from a run's first event. */
@@ -65,12 +91,21 @@ export class WorkflowRunner {
       taskQueue: a.taskQueue,
       attempt: a.attempt,
       firstExecutionRunId: a.firstExecutionRunId,
+      ...(a.continuedExecutionRunId
+        ? { continuedFromExecutionRunId: a.continuedExecutionRunId }
+        : {}),
+      ...(a.parent ? { parent: { workflowId: a.parent.workflowId, runId: a.parent.runId } } : {}),
       startTime: new Date(started.eventTime),
       runStartTime: new Date(started.eventTime),
       ...(a.workflowExecutionTimeout ? { executionTimeout: a.workflowExecutionTimeout } : {}),
       ...(a.workflowRunTimeout ? { runTimeout: a.workflowRunTimeout } : {}),
       workflowTaskTimeout: a.workflowTaskTimeout,
       historyLength: 1,
+      continueAsNewSuggested: false,
+      memo: a.memo ?? {},
+      searchAttributes: a.searchAttributes
+        ? Object.fromEntries(Object.entries(a.searchAttributes).filter(([, v]) => v !== null))
+        : {},
     };
   }
 
@@ -84,44 +119,100 @@ export class WorkflowRunner {
       const event = history[i]!;
       if (event.eventId <= this.lastEventId) continue;
       this.lastEventId = event.eventId;
-      if (COMMAND_EVENT_TYPES.has(event.eventType)) {
-        this.match(event);
-      } else if (event.eventType === 'WorkflowTaskStarted') {
+      if (event.eventType === 'WorkflowTaskStarted' && event.eventId === startedEventId) {
         this.assertAllMatched(event);
-        if (event.eventId === startedEventId) {
-          await this.activate(event, false);
-          this.lastStartedEventId = event.eventId;
-          // Kept to match against their events when the next task's history arrives (cached run).
-          this.unmatched = this.takeCommands();
-          this.unmatchedFrom = event.eventId + 1;
-          return [...this.unmatched];
-        }
-        // An attempt that failed or timed out left no commands; its jobs carry over to the next one.
-        if (history[i + 1]?.eventType === 'WorkflowTaskCompleted') {
-          await this.activate(event, true);
-          this.unmatchedFrom = history[i + 1]!.eventId;
-          this.unmatched = this.takeCommands();
-        }
-      } else if (JOB_EVENT_TYPES.has(event.eventType)) {
-        this.jobs.push(event);
+        await this.activate(event, false, task.updates ?? []);
+        this.lastStartedEventId = event.eventId;
+        const commands = this.takeCommands();
+        // Kept to match against their events when the next task's history arrives (cached run).
+        this.unmatched = commands.filter(recorded);
+        this.unmatchedFrom = event.eventId + 1;
+        return commands;
       }
+      await this.consume(history, i);
     }
     throw new DeterminismViolationError(
       `The history given for run ${this.activator.info.runId} ends at event ${this.lastEventId} without the workflow task's WorkflowTaskStarted event ${startedEventId}.`,
     );
   }
 
-  private async activate(started: HistoryEvent, replaying: boolean): Promise<void> {
+  /** Replays `history` up to its end without a new activation: brings a run up to date to answer a query. */
+  async catchUp(history: HistoryEvent[]): Promise<void> {
+    for (let i = 0; i < history.length; i++) {
+      const event = history[i]!;
+      if (event.eventId <= this.lastEventId) continue;
+      this.lastEventId = event.eventId;
+      await this.consume(history, i);
+    }
+    // The last activation's commands may have no events yet if the run is still running; that is fine here.
+  }
+
+  /**
+   * The engine dropped the last task without a trace (a speculative task whose updates were all
+   * rejected): the run continues from the last real event, as if that task never ran.
+   */
+  rewindSpeculativeTask(lastRealEventId: number, lastStartedEventId: number): void {
+    this.lastEventId = lastRealEventId;
+    this.lastStartedEventId = lastStartedEventId;
+    this.unmatched = [];
+  }
+
+  /** Answers a query from the run's current state. */
+  query(name: string, args: unknown[]): unknown {
+    return this.activator.messages.query(name, args);
+  }
+
+  /** Handles one event of a replayed part of the history. */
+  private async consume(history: HistoryEvent[], index: number): Promise<void> {
+    const event = history[index]!;
+    if (COMMAND_EVENT_TYPES.has(event.eventType)) {
+      this.match(event);
+    } else if (event.eventType === 'WorkflowTaskStarted') {
+      this.assertAllMatched(event);
+      // An attempt that failed or timed out left no commands; its jobs carry over to the next one.
+      const completed = history[index + 1];
+      if (completed?.eventType === 'WorkflowTaskCompleted') {
+        const { updates, patches } = lookAhead(history, index + 2, completed.eventId);
+        for (const patch of patches) this.activator.knownPatches.add(patch);
+        await this.activate(event, true, updates);
+        this.unmatchedFrom = completed.eventId;
+        this.unmatched = this.takeCommands().filter(recorded);
+      }
+    } else if (JOB_EVENT_TYPES.has(event.eventType)) {
+      this.jobs.push(event);
+    }
+  }
+
+  private async activate(
+    started: HistoryEvent,
+    replaying: boolean,
+    updates: UpdateRequest[],
+  ): Promise<void> {
     const a = this.activator;
     a.now = started.eventTime;
     a.isReplaying = replaying;
     a.info.historyLength = started.eventId;
-    const jobs = this.jobs;
+    a.info.continueAsNewSuggested = started.eventId >= this.continueAsNewSuggestedAt;
+    // A cancel request goes last: results that arrived with it resolve their operations first, so
+    // the code never asks to cancel what already finished.
+    const jobs = [
+      ...this.jobs.filter((j) => j.eventType !== 'WorkflowExecutionCancelRequested'),
+      ...this.jobs.filter((j) => j.eventType === 'WorkflowExecutionCancelRequested'),
+    ];
     this.jobs = [];
     a.activating = true;
     try {
       for (const job of jobs) a.apply(job);
+      for (const update of updates) a.messages.queueUpdate({ ...update, replay: replaying });
       await drainMicrotasks();
+      // Updates run once the code had its chance to register their handlers; then conditions settle.
+      for (let round = 0; round < MAX_CONDITION_ROUNDS; round++) {
+        const hadUpdates = a.messages.hasQueuedUpdates;
+        a.messages.processUpdates();
+        const fired = a.checkConditions();
+        if (!hadUpdates && !fired) break;
+        await drainMicrotasks();
+      }
     } finally {
       a.activating = false;
     }
@@ -140,19 +231,38 @@ export class WorkflowRunner {
 
   /** Checks a command event of the history against the next command the code made. */
   private match(event: HistoryEvent): void {
-    const command = this.unmatched.shift();
-    if (!command || !sameCommand(command, event, this.activator)) {
-      throw new DeterminismViolationError(
-        `${this.where()}: history event ${event.eventId} is ${describeEvent(event, this.activator)}, but the workflow code ${
-          command ? `now made ${describeCommand(command)}` : 'made no matching command'
-        }. Deploy code that makes the same commands for existing runs (or branch on patched()).`,
-      );
+    let command = this.unmatched[0];
+    // Deprecated patches may vanish from code, and patch markers from code that no longer calls patched().
+    while (
+      command &&
+      isPatchMarker(command) &&
+      command.attributes.details.deprecated === true &&
+      !sameCommand(command, event, this.activator)
+    ) {
+      this.unmatched.shift();
+      command = this.unmatched[0];
     }
-    if (event.eventType === 'ActivityTaskScheduled')
-      this.activator.bindActivity(event.attributes.activityId, event.eventId);
+    if (command && sameCommand(command, event, this.activator)) {
+      this.unmatched.shift();
+      this.activator.bind(command, event.eventId);
+      return;
+    }
+    if (event.eventType === 'MarkerRecorded' && event.attributes.markerName === PATCH_MARKER)
+      return;
+    throw new DeterminismViolationError(
+      `${this.where()}: history event ${event.eventId} is ${describeEvent(event)}, but the workflow code ${
+        command ? `now made ${describeCommand(command)}` : 'made no matching command'
+      }. Deploy code that makes the same commands for existing runs (or branch on patched()).`,
+    );
   }
 
   private assertAllMatched(next: HistoryEvent): void {
+    while (
+      this.unmatched[0] &&
+      isPatchMarker(this.unmatched[0]) &&
+      this.unmatched[0].attributes.details.deprecated === true
+    )
+      this.unmatched.shift();
     const command = this.unmatched[0];
     if (!command) return;
     throw new DeterminismViolationError(
@@ -164,6 +274,44 @@ export class WorkflowRunner {
     const { workflowType, workflowId, runId } = this.activator.info;
     return `Nondeterminism in workflow '${workflowId}' (type ${workflowType}, run ${runId})`;
   }
+}
+
+/** The updates accepted and patches recorded by the workflow task completed at `completedEventId`. */
+function lookAhead(
+  history: HistoryEvent[],
+  from: number,
+  completedEventId: number,
+): { updates: UpdateRequest[]; patches: string[] } {
+  const updates: UpdateRequest[] = [];
+  const patches: string[] = [];
+  for (let j = from; j < history.length; j++) {
+    const e = history[j]!;
+    if (!COMMAND_EVENT_TYPES.has(e.eventType)) continue;
+    if (
+      (e.attributes as { workflowTaskCompletedEventId?: number }).workflowTaskCompletedEventId !==
+      completedEventId
+    )
+      break;
+    if (e.eventType === 'WorkflowExecutionUpdateAccepted') {
+      updates.push({
+        updateId: e.attributes.updateId,
+        name: e.attributes.name,
+        input: e.attributes.input,
+      });
+    } else if (e.eventType === 'MarkerRecorded' && e.attributes.markerName === PATCH_MARKER) {
+      patches.push(String(e.attributes.details.patchId));
+    }
+  }
+  return { updates, patches };
+}
+
+/** Commands that become history events (an update rejection does not). */
+function recorded(command: Command): boolean {
+  return command.commandType !== 'RejectWorkflowUpdate';
+}
+
+function isPatchMarker(command: Command): command is Command<'RecordMarker'> {
+  return command.commandType === 'RecordMarker' && command.attributes.markerName === PATCH_MARKER;
 }
 
 function sameCommand(command: Command, event: HistoryEvent, activator: Activator): boolean {
@@ -196,6 +344,48 @@ function sameCommand(command: Command, event: HistoryEvent, activator: Activator
       return event.eventType === 'WorkflowExecutionFailed';
     case 'CancelWorkflowExecution':
       return event.eventType === 'WorkflowExecutionCanceled';
+    case 'ContinueAsNewWorkflowExecution':
+      return event.eventType === 'WorkflowExecutionContinuedAsNew';
+    case 'StartChildWorkflowExecution':
+      return (
+        event.eventType === 'StartChildWorkflowExecutionInitiated' &&
+        event.attributes.workflowType === command.attributes.workflowType &&
+        event.attributes.workflowId === command.attributes.workflowId
+      );
+    case 'SignalExternalWorkflowExecution':
+      return (
+        event.eventType === 'SignalExternalWorkflowExecutionInitiated' &&
+        event.attributes.workflowId === command.attributes.workflowId &&
+        event.attributes.signalName === command.attributes.signalName
+      );
+    case 'RequestCancelExternalWorkflowExecution':
+      return (
+        event.eventType === 'RequestCancelExternalWorkflowExecutionInitiated' &&
+        event.attributes.workflowId === command.attributes.workflowId
+      );
+    case 'UpsertWorkflowSearchAttributes':
+      return event.eventType === 'UpsertWorkflowSearchAttributes';
+    case 'ModifyWorkflowProperties':
+      return event.eventType === 'WorkflowPropertiesModified';
+    case 'RecordMarker':
+      return (
+        event.eventType === 'MarkerRecorded' &&
+        event.attributes.markerName === command.attributes.markerName &&
+        (command.attributes.markerName !== PATCH_MARKER ||
+          event.attributes.details.patchId === command.attributes.details.patchId)
+      );
+    case 'AcceptWorkflowUpdate':
+      return (
+        event.eventType === 'WorkflowExecutionUpdateAccepted' &&
+        event.attributes.updateId === command.attributes.updateId
+      );
+    case 'CompleteWorkflowUpdate':
+      return (
+        event.eventType === 'WorkflowExecutionUpdateCompleted' &&
+        event.attributes.updateId === command.attributes.updateId
+      );
+    case 'RejectWorkflowUpdate':
+      return false;
   }
 }
 
@@ -208,12 +398,21 @@ export function describeCommand(command: Command): string {
       return `${command.commandType} (timerId '${command.attributes.timerId}')`;
     case 'RequestCancelActivityTask':
       return `RequestCancelActivityTask (activityId '${command.attributes.activityId}')`;
+    case 'StartChildWorkflowExecution':
+      return `StartChildWorkflowExecution (workflowType '${command.attributes.workflowType}', workflowId '${command.attributes.workflowId}')`;
+    case 'SignalExternalWorkflowExecution':
+      return `SignalExternalWorkflowExecution (signal '${command.attributes.signalName}' to '${command.attributes.workflowId}')`;
+    case 'RecordMarker':
+      return `RecordMarker (${command.attributes.markerName} ${JSON.stringify(command.attributes.details)})`;
+    case 'AcceptWorkflowUpdate':
+    case 'CompleteWorkflowUpdate':
+      return `${command.commandType} (updateId '${command.attributes.updateId}')`;
     default:
       return command.commandType;
   }
 }
 
-function describeEvent(event: HistoryEvent, _activator: Activator): string {
+function describeEvent(event: HistoryEvent): string {
   switch (event.eventType) {
     case 'ActivityTaskScheduled':
       return `ActivityTaskScheduled (activityType '${event.attributes.activityType}', activityId '${event.attributes.activityId}')`;
@@ -222,6 +421,13 @@ function describeEvent(event: HistoryEvent, _activator: Activator): string {
       return `${event.eventType} (timerId '${event.attributes.timerId}')`;
     case 'ActivityTaskCancelRequested':
       return `ActivityTaskCancelRequested (scheduledEventId ${event.attributes.scheduledEventId})`;
+    case 'StartChildWorkflowExecutionInitiated':
+      return `StartChildWorkflowExecutionInitiated (workflowType '${event.attributes.workflowType}', workflowId '${event.attributes.workflowId}')`;
+    case 'MarkerRecorded':
+      return `MarkerRecorded (${event.attributes.markerName} ${JSON.stringify(event.attributes.details)})`;
+    case 'WorkflowExecutionUpdateAccepted':
+    case 'WorkflowExecutionUpdateCompleted':
+      return `${event.eventType} (updateId '${event.attributes.updateId}')`;
     default:
       return event.eventType;
   }

@@ -57,8 +57,10 @@ function closeActivity(
   const { state } = m;
   const { data } = task;
   m.delete(task.key);
-  if (!isRunning(state) || !state.activities[data.activityId]) return;
-  delete state.activities[data.activityId];
+  const pending = state.activities[data.activityId];
+  if (!isRunning(state) || !pending || pending.outcomeBuffered) return;
+  if (state.workflowTask?.started) pending.outcomeBuffered = true;
+  else delete state.activities[data.activityId];
   // Started is only written for an attempt that really started; a schedule-to-start timeout has none.
   const startedEventId = started ? deliverStarted(m, task) : 0;
   outcome(data.scheduledEventId, startedEventId);
@@ -187,6 +189,12 @@ function retryLater(task: ActivityTask, lastFailure: FailureInfo, at: number): A
 export function expireActivityTask(m: Mutation, task: ActivityTask): void {
   const { now } = m;
   const { data } = task;
+  // The run closed (or the activity was closed) earlier in the same batch: nothing may revive it.
+  const pending = m.state.activities[data.activityId];
+  if (!isRunning(m.state) || !pending || pending.outcomeBuffered) {
+    m.delete(task.key);
+    return;
+  }
   if (task.state === TaskState.Waiting) {
     const next = { ...data, readyTime: now };
     const expiresAt = readyExpiry(next);

@@ -1,11 +1,17 @@
 import { ExecutionStatus } from './execution-state.ts';
-import type { Mutation } from './mutation.ts';
+import type { ChildOutcome, Mutation } from './mutation.ts';
 
 /**
  * Closes the run after its closing event was appended: no task of it remains, buffered events are
- * dropped (nothing can react to them any more), and its status is final.
+ * dropped (nothing can react to them any more), its children get their parent-close policy, its
+ * parent learns the outcome (unless the chain goes on in a new run), and its status is final.
+ * Updates still in progress fail: the workflow closed before it could finish them.
  */
-export function closeRun(m: Mutation, status: Exclude<ExecutionStatus, 'Running'>): void {
+export function closeRun(
+  m: Mutation,
+  status: Exclude<ExecutionStatus, 'Running'>,
+  outcomeForParent?: ChildOutcome,
+): void {
   const { state } = m;
   state.status = status;
   state.closeTime = m.now;
@@ -13,11 +19,37 @@ export function closeRun(m: Mutation, status: Exclude<ExecutionStatus, 'Running'
   state.bufferedEvents = [];
   state.activities = {};
   state.timers = {};
+  state.externals = {};
+  for (const update of Object.values(state.updates ?? {})) {
+    if (update.stage === 'admitted' || update.stage === 'accepted') {
+      update.stage = 'completed';
+      update.outcome = {
+        failure: {
+          message: `Workflow closed (${status}) before the update completed`,
+          applicationFailureInfo: { type: 'WorkflowClosed', nonRetryable: true },
+        },
+      };
+    }
+  }
+  for (const child of Object.values(state.children ?? {})) {
+    if (child.parentClosePolicy === 'ABANDON') continue;
+    m.effects.push({
+      type: 'close-child',
+      policy: child.parentClosePolicy,
+      workflowId: child.workflowId,
+      ...(child.runId ? { runId: child.runId } : {}),
+      reason: `parent workflow '${state.workflowId}' closed (${status}); parent close policy ${child.parentClosePolicy}`,
+    });
+  }
+  state.children = {};
+  if (state.parent && outcomeForParent) {
+    m.effects.push({
+      type: 'notify-parent',
+      parent: state.parent,
+      child: { workflowId: state.workflowId, runId: state.runId, workflowType: state.workflowType },
+      outcome: outcomeForParent,
+    });
+  }
   m.tasks.push({ op: 'delete-run', runId: state.runId });
   m.closed = true;
-}
-
-/** Guards transitions that only a running workflow accepts. */
-export function isClosed(status: ExecutionStatus): boolean {
-  return status !== ExecutionStatus.Running;
 }

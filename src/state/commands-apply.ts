@@ -1,13 +1,17 @@
 /**
- * Validates the commands of a completed workflow task and turns each into events and tasks.
+ * Validates the commands of a completed workflow task and turns each into events, tasks and effects
+ * on other runs.
  */
 import { TERMINAL_COMMAND_TYPES, type Command } from './commands.ts';
 import { RetryState } from '../common/failure.ts';
 import { closeRun } from './close-run.ts';
 import type { NewEvent } from './events.ts';
-import type { ExecutionState } from './execution-state.ts';
+import { ExecutionStatus, type ExecutionState } from './execution-state.ts';
+import { continueChain } from './execution.ts';
 import type { Mutation } from './mutation.ts';
 import { readyExpiry } from './activity-deadlines.ts';
+import { decideRetry } from './retry.ts';
+import { applySearchAttributes, validateSearchAttributeValues } from './search-attributes.ts';
 import { TaskKind, TaskState, taskKey, type TaskRecord } from './tasks.ts';
 
 /** A command the engine refuses; the workflow task fails with cause `BadCommand` and nothing of it is written. */
@@ -27,6 +31,13 @@ const nonEmpty = (value: unknown): boolean => typeof value === 'string' && value
 export function validateCommands(state: ExecutionState, commands: Command[]): void {
   const activityIds = new Set(Object.keys(state.activities));
   const timerIds = new Set(Object.keys(state.timers));
+  const delivered = new Set(state.workflowTask?.deliveredUpdateIds ?? []);
+  const answered = new Set<string>();
+  const accepted = new Set(
+    Object.entries(state.updates ?? {})
+      .filter(([, u]) => u.stage === 'accepted')
+      .map(([id]) => id),
+  );
   commands.forEach((command, index) => {
     const where = `command ${index + 1} (${command.commandType})`;
     if (TERMINAL_COMMAND_TYPES.has(command.commandType) && index !== commands.length - 1) {
@@ -46,9 +57,13 @@ export function validateCommands(state: ExecutionState, commands: Command[]): vo
         break;
       }
       case 'RequestCancelActivityTask':
-        if (!state.activities[command.attributes.activityId]) {
+        if (
+          !activityIds.has(command.attributes.activityId) ||
+          !state.activities[command.attributes.activityId]
+        ) {
           bad(`${where}: no pending activity has id '${command.attributes.activityId}'.`);
         }
+        activityIds.delete(command.attributes.activityId);
         break;
       case 'StartTimer':
         if (!nonEmpty(command.attributes.timerId)) bad(`${where} needs a timerId.`);
@@ -59,17 +74,79 @@ export function validateCommands(state: ExecutionState, commands: Command[]): vo
         timerIds.add(command.attributes.timerId);
         break;
       case 'CancelTimer':
-        if (!state.timers[command.attributes.timerId])
+        if (
+          !timerIds.has(command.attributes.timerId) ||
+          !state.timers[command.attributes.timerId]
+        ) {
           bad(`${where}: no pending timer has id '${command.attributes.timerId}'.`);
+        }
+        timerIds.delete(command.attributes.timerId);
+        break;
+      case 'StartChildWorkflowExecution': {
+        const a = command.attributes;
+        if (!nonEmpty(a.workflowId) || !nonEmpty(a.workflowType) || !nonEmpty(a.taskQueue)) {
+          bad(`${where} needs a workflowId, a workflowType and a taskQueue.`);
+        }
+        if (a.searchAttributes) checkSearchAttributes(where, a.searchAttributes);
+        break;
+      }
+      case 'SignalExternalWorkflowExecution':
+        if (!nonEmpty(command.attributes.workflowId) || !nonEmpty(command.attributes.signalName)) {
+          bad(`${where} needs a workflowId and a signalName.`);
+        }
+        break;
+      case 'RequestCancelExternalWorkflowExecution':
+        if (!nonEmpty(command.attributes.workflowId)) bad(`${where} needs a workflowId.`);
+        break;
+      case 'UpsertWorkflowSearchAttributes':
+        checkSearchAttributes(where, command.attributes.searchAttributes);
+        break;
+      case 'AcceptWorkflowUpdate':
+      case 'RejectWorkflowUpdate': {
+        const { updateId } = command.attributes;
+        if (
+          !delivered.has(updateId) ||
+          state.updates?.[updateId]?.stage !== 'admitted' ||
+          answered.has(updateId)
+        ) {
+          bad(
+            `${where}: update '${updateId}' was not delivered with this workflow task or was already answered.`,
+          );
+        }
+        answered.add(updateId);
+        if (command.commandType === 'AcceptWorkflowUpdate') accepted.add(updateId);
+        break;
+      }
+      case 'CompleteWorkflowUpdate':
+        if (!accepted.has(command.attributes.updateId))
+          bad(`${where}: update '${command.attributes.updateId}' was not accepted.`);
+        accepted.delete(command.attributes.updateId);
+        break;
+      case 'ContinueAsNewWorkflowExecution':
+        if (!nonEmpty(command.attributes.workflowType) || !nonEmpty(command.attributes.taskQueue)) {
+          bad(`${where} needs a workflowType and a taskQueue.`);
+        }
+        if (command.attributes.searchAttributes)
+          checkSearchAttributes(where, command.attributes.searchAttributes);
         break;
       case 'CompleteWorkflowExecution':
       case 'FailWorkflowExecution':
       case 'CancelWorkflowExecution':
+      case 'ModifyWorkflowProperties':
+      case 'RecordMarker':
         break;
       default:
         bad(`${where}: unknown command type.`);
     }
   });
+}
+
+function checkSearchAttributes(
+  where: string,
+  values: Parameters<typeof validateSearchAttributeValues>[0],
+): void {
+  const problem = validateSearchAttributeValues(values);
+  if (problem) bad(`${where}: ${problem}`);
 }
 
 /**
@@ -129,6 +206,8 @@ export function applyCommand(
         scheduledEventId,
         workflowTaskCompletedEventId,
       });
+      // Its outcome is already buffered: the request is recorded, the outcome still comes.
+      if (pending.outcomeBuffered) return;
       const key = taskKey.activity(state.runId, scheduledEventId);
       const task = tasks.get(key) as TaskRecord<'activity'> | undefined;
       if (task && task.state === TaskState.Claimed) {
@@ -171,7 +250,13 @@ export function applyCommand(
     }
     case 'CancelTimer': {
       const { timerId } = command.attributes;
-      const { startedEventId } = state.timers[timerId]!;
+      const { startedEventId, firedBuffered } = state.timers[timerId]!;
+      if (firedBuffered) {
+        // The code cancelled a timer that fired while it ran: the cancellation wins, as in Temporal.
+        state.bufferedEvents = state.bufferedEvents.filter(
+          (e) => !(e.eventType === 'TimerFired' && e.attributes.timerId === timerId),
+        );
+      }
       m.append('TimerCanceled', { timerId, startedEventId, workflowTaskCompletedEventId });
       delete state.timers[timerId];
       m.delete(taskKey.timer(state.runId, timerId));
@@ -182,22 +267,203 @@ export function applyCommand(
         ...command.attributes,
         workflowTaskCompletedEventId,
       });
-      closeRun(m, 'Completed');
-      return;
-    case 'FailWorkflowExecution':
-      m.append('WorkflowExecutionFailed', {
-        failure: command.attributes.failure,
-        retryState: RetryState.RETRY_POLICY_NOT_SET,
-        workflowTaskCompletedEventId,
+      closeRun(m, ExecutionStatus.Completed, {
+        eventType: 'ChildWorkflowExecutionCompleted',
+        attributes: command.attributes,
       });
-      closeRun(m, 'Failed');
       return;
+    case 'FailWorkflowExecution': {
+      const { failure } = command.attributes;
+      const decision = state.retryPolicy
+        ? decideRetry(
+            state.retryPolicy,
+            state.attempt ?? 1,
+            failure,
+            now,
+            state.executionExpirationTime,
+          )
+        : undefined;
+      if (decision?.retry) {
+        const newExecutionRunId = m.newRunId();
+        m.append('WorkflowExecutionFailed', {
+          failure,
+          retryState: RetryState.IN_PROGRESS,
+          workflowTaskCompletedEventId,
+          newExecutionRunId,
+        });
+        closeRun(m, ExecutionStatus.Failed);
+        continueChain(
+          m,
+          newExecutionRunId,
+          'Retry',
+          decision.delay,
+          { continuedFailure: failure },
+          state.input,
+        );
+        return;
+      }
+      const retryState = decision ? decision.retryState : RetryState.RETRY_POLICY_NOT_SET;
+      m.append('WorkflowExecutionFailed', { failure, retryState, workflowTaskCompletedEventId });
+      closeRun(m, ExecutionStatus.Failed, {
+        eventType: 'ChildWorkflowExecutionFailed',
+        attributes: { failure, retryState },
+      });
+      return;
+    }
     case 'CancelWorkflowExecution':
       m.append('WorkflowExecutionCanceled', {
         ...command.attributes,
         workflowTaskCompletedEventId,
       });
-      closeRun(m, 'Canceled');
+      closeRun(m, ExecutionStatus.Canceled, {
+        eventType: 'ChildWorkflowExecutionCanceled',
+        attributes: command.attributes,
+      });
       return;
+    case 'ContinueAsNewWorkflowExecution': {
+      const a = command.attributes;
+      const newExecutionRunId = m.newRunId();
+      const workflowTaskTimeout = a.workflowTaskTimeout ?? state.workflowTaskTimeout;
+      m.append('WorkflowExecutionContinuedAsNew', {
+        newExecutionRunId,
+        workflowType: a.workflowType,
+        taskQueue: a.taskQueue,
+        input: a.input,
+        ...(a.workflowRunTimeout ? { workflowRunTimeout: a.workflowRunTimeout } : {}),
+        workflowTaskTimeout,
+        workflowTaskCompletedEventId,
+      });
+      closeRun(m, ExecutionStatus.ContinuedAsNew);
+      continueChain(m, newExecutionRunId, 'ContinueAsNew', 0, {
+        workflowType: a.workflowType,
+        taskQueue: a.taskQueue,
+        input: a.input,
+        workflowTaskTimeout,
+        ...(a.workflowRunTimeout ? { workflowRunTimeout: a.workflowRunTimeout } : {}),
+        ...(a.memo ? { memo: a.memo } : {}),
+        ...(a.searchAttributes ? { searchAttributes: a.searchAttributes } : {}),
+      });
+      return;
+    }
+    case 'StartChildWorkflowExecution': {
+      const a = command.attributes;
+      const attributes = {
+        ...a,
+        workflowTaskTimeout: a.workflowTaskTimeout ?? 10_000,
+        workflowTaskCompletedEventId,
+      };
+      const initiatedEventId = m.append('StartChildWorkflowExecutionInitiated', attributes);
+      state.children ??= {};
+      state.children[initiatedEventId] = {
+        workflowId: a.workflowId,
+        workflowType: a.workflowType,
+        parentClosePolicy: a.parentClosePolicy,
+      };
+      m.effects.push({
+        type: 'start-child',
+        parent: { workflowId: state.workflowId, runId: state.runId, initiatedEventId },
+        parentWorkflowType: state.workflowType,
+        attributes,
+      });
+      return;
+    }
+    case 'SignalExternalWorkflowExecution': {
+      const a = command.attributes;
+      const initiatedEventId = m.append('SignalExternalWorkflowExecutionInitiated', {
+        ...a,
+        workflowTaskCompletedEventId,
+      });
+      state.externals ??= {};
+      state.externals[initiatedEventId] = {
+        kind: 'signal',
+        workflowId: a.workflowId,
+        ...(a.runId ? { runId: a.runId } : {}),
+      };
+      m.effects.push({
+        type: 'signal-external',
+        source: { runId: state.runId, initiatedEventId },
+        workflowId: a.workflowId,
+        ...(a.runId ? { runId: a.runId } : {}),
+        signalName: a.signalName,
+        input: a.input,
+      });
+      return;
+    }
+    case 'RequestCancelExternalWorkflowExecution': {
+      const a = command.attributes;
+      const initiatedEventId = m.append('RequestCancelExternalWorkflowExecutionInitiated', {
+        ...a,
+        workflowTaskCompletedEventId,
+      });
+      state.externals ??= {};
+      state.externals[initiatedEventId] = {
+        kind: 'cancel',
+        workflowId: a.workflowId,
+        ...(a.runId ? { runId: a.runId } : {}),
+      };
+      m.effects.push({
+        type: 'cancel-external',
+        source: { runId: state.runId, initiatedEventId },
+        workflowId: a.workflowId,
+        ...(a.runId ? { runId: a.runId } : {}),
+      });
+      return;
+    }
+    case 'UpsertWorkflowSearchAttributes':
+      m.append('UpsertWorkflowSearchAttributes', {
+        ...command.attributes,
+        workflowTaskCompletedEventId,
+      });
+      applySearchAttributes(state, command.attributes.searchAttributes);
+      m.searchAttributesChanged = true;
+      return;
+    case 'ModifyWorkflowProperties': {
+      m.append('WorkflowPropertiesModified', {
+        ...command.attributes,
+        workflowTaskCompletedEventId,
+      });
+      const memo = { ...(state.memo ?? {}) };
+      for (const [key, value] of Object.entries(command.attributes.upsertedMemo)) {
+        if (value === null) delete memo[key];
+        else memo[key] = value;
+      }
+      state.memo = memo;
+      return;
+    }
+    case 'RecordMarker':
+      m.append('MarkerRecorded', { ...command.attributes, workflowTaskCompletedEventId });
+      return;
+    case 'AcceptWorkflowUpdate': {
+      const { updateId, name, input } = command.attributes;
+      const update = state.updates![updateId]!;
+      update.acceptedEventId = m.append('WorkflowExecutionUpdateAccepted', {
+        updateId,
+        name,
+        input,
+        ...(update.identity ? { identity: update.identity } : {}),
+        workflowTaskCompletedEventId,
+      });
+      update.stage = 'accepted';
+      return;
+    }
+    case 'RejectWorkflowUpdate': {
+      const update = state.updates![command.attributes.updateId]!;
+      update.stage = 'rejected';
+      update.rejection = command.attributes.failure;
+      return;
+    }
+    case 'CompleteWorkflowUpdate': {
+      const { updateId, outcome } = command.attributes;
+      const update = state.updates![updateId]!;
+      m.append('WorkflowExecutionUpdateCompleted', {
+        updateId,
+        acceptedEventId: update.acceptedEventId!,
+        outcome,
+        workflowTaskCompletedEventId,
+      });
+      update.stage = 'completed';
+      update.outcome = outcome;
+      return;
+    }
   }
 }

@@ -5,6 +5,20 @@
 import type { CompiledRetryPolicy } from '../common/retry-policy.ts';
 import type { FailureInfo } from '../common/failure-converter.ts';
 import type { RetryState } from '../common/failure.ts';
+import type { SearchAttributeValues } from './search-attributes.ts';
+
+/** Who a child belongs to, as recorded in the child's first event. */
+export interface ParentInfo {
+  workflowId: string;
+  runId: string;
+  /** The parent's StartChildWorkflowExecutionInitiated event. */
+  initiatedEventId: number;
+}
+
+export type ParentClosePolicy = 'TERMINATE' | 'REQUEST_CANCEL' | 'ABANDON';
+
+/** What the outcome of an update is: a result or a failure. */
+export type UpdateOutcome = { success: unknown } | { failure: FailureInfo };
 
 export interface EventAttributes {
   WorkflowExecutionStarted: {
@@ -19,6 +33,21 @@ export interface EventAttributes {
     firstExecutionRunId: string;
     attempt: number;
     identity?: string;
+    parent?: ParentInfo;
+    parentClosePolicy?: ParentClosePolicy;
+    /** The run this one continues (continue-as-new or a retry). */
+    continuedExecutionRunId?: string;
+    initiator?: 'ContinueAsNew' | 'Retry';
+    /** Failure of the previous run when this run is a retry of it. */
+    continuedFailure?: FailureInfo;
+    /** Deadline of the whole execution (all runs), epoch ms. */
+    workflowExecutionExpirationTime?: number;
+    /** The workflow's own retry policy (retries of failed runs). */
+    retryPolicy?: CompiledRetryPolicy;
+    /** The first workflow task waits this long (a retry's backoff). */
+    firstWorkflowTaskBackoff?: number;
+    memo?: Record<string, unknown>;
+    searchAttributes?: SearchAttributeValues;
   };
   WorkflowTaskScheduled: { taskQueue: string; startToCloseTimeout: number; attempt: number };
   WorkflowTaskStarted: { scheduledEventId: number; identity: string };
@@ -99,18 +128,140 @@ export interface EventAttributes {
     failure: FailureInfo;
     retryState: RetryState;
     workflowTaskCompletedEventId: number;
+    /** Set when the workflow's retry policy starts another run. */
+    newExecutionRunId?: string;
   };
-  WorkflowExecutionTimedOut: { retryState: RetryState; timeoutType: 'RUN' | 'EXECUTION' };
+  WorkflowExecutionTimedOut: {
+    retryState: RetryState;
+    timeoutType: 'RUN' | 'EXECUTION';
+    newExecutionRunId?: string;
+  };
   WorkflowExecutionCancelRequested: { cause?: string; identity?: string };
   WorkflowExecutionCanceled: { details?: unknown[]; workflowTaskCompletedEventId: number };
   WorkflowExecutionTerminated: { reason?: string; identity?: string };
+  WorkflowExecutionContinuedAsNew: {
+    newExecutionRunId: string;
+    workflowType: string;
+    taskQueue: string;
+    input: unknown[];
+    workflowRunTimeout?: number;
+    workflowTaskTimeout: number;
+    workflowTaskCompletedEventId: number;
+  };
+  WorkflowExecutionSignaled: { signalName: string; input: unknown[]; identity?: string };
+  WorkflowExecutionUpdateAccepted: {
+    updateId: string;
+    name: string;
+    input: unknown[];
+    identity?: string;
+    workflowTaskCompletedEventId: number;
+  };
+  WorkflowExecutionUpdateCompleted: {
+    updateId: string;
+    acceptedEventId: number;
+    outcome: UpdateOutcome;
+    workflowTaskCompletedEventId: number;
+  };
+  StartChildWorkflowExecutionInitiated: {
+    workflowId: string;
+    workflowType: string;
+    taskQueue: string;
+    input: unknown[];
+    parentClosePolicy: ParentClosePolicy;
+    workflowExecutionTimeout?: number;
+    workflowRunTimeout?: number;
+    workflowTaskTimeout: number;
+    retryPolicy?: CompiledRetryPolicy;
+    memo?: Record<string, unknown>;
+    searchAttributes?: SearchAttributeValues;
+    workflowTaskCompletedEventId: number;
+  };
+  StartChildWorkflowExecutionFailed: {
+    workflowId: string;
+    workflowType: string;
+    initiatedEventId: number;
+    cause: 'WorkflowAlreadyExists';
+  };
+  ChildWorkflowExecutionStarted: {
+    workflowId: string;
+    runId: string;
+    workflowType: string;
+    initiatedEventId: number;
+  };
+  ChildWorkflowExecutionCompleted: ChildOutcomeBase & { result?: unknown };
+  ChildWorkflowExecutionFailed: ChildOutcomeBase & { failure: FailureInfo; retryState: RetryState };
+  ChildWorkflowExecutionCanceled: ChildOutcomeBase & { details?: unknown[] };
+  ChildWorkflowExecutionTimedOut: ChildOutcomeBase & { retryState: RetryState };
+  ChildWorkflowExecutionTerminated: ChildOutcomeBase & { reason?: string };
+  SignalExternalWorkflowExecutionInitiated: {
+    workflowId: string;
+    runId?: string;
+    signalName: string;
+    input: unknown[];
+    childWorkflowOnly: boolean;
+    workflowTaskCompletedEventId: number;
+  };
+  ExternalWorkflowExecutionSignaled: {
+    initiatedEventId: number;
+    workflowId: string;
+    runId: string;
+  };
+  SignalExternalWorkflowExecutionFailed: {
+    initiatedEventId: number;
+    workflowId: string;
+    runId?: string;
+    cause: 'ExternalWorkflowExecutionNotFound';
+  };
+  RequestCancelExternalWorkflowExecutionInitiated: {
+    workflowId: string;
+    runId?: string;
+    childWorkflowOnly: boolean;
+    workflowTaskCompletedEventId: number;
+  };
+  ExternalWorkflowExecutionCancelRequested: {
+    initiatedEventId: number;
+    workflowId: string;
+    runId: string;
+  };
+  RequestCancelExternalWorkflowExecutionFailed: {
+    initiatedEventId: number;
+    workflowId: string;
+    runId?: string;
+    cause: 'ExternalWorkflowExecutionNotFound';
+  };
+  UpsertWorkflowSearchAttributes: {
+    searchAttributes: SearchAttributeValues;
+    workflowTaskCompletedEventId: number;
+  };
+  WorkflowPropertiesModified: {
+    upsertedMemo: Record<string, unknown>;
+    workflowTaskCompletedEventId: number;
+  };
+  MarkerRecorded: {
+    markerName: string;
+    details: Record<string, unknown>;
+    workflowTaskCompletedEventId: number;
+  };
+}
+
+interface ChildOutcomeBase {
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  initiatedEventId: number;
+  startedEventId: number;
 }
 
 export type EventType = keyof EventAttributes;
 
 /** Why a workflow task failed, as recorded in `WorkflowTaskFailed.cause`. */
 export type WorkflowTaskFailedCause =
-  'WorkflowWorkerUnhandledFailure' | 'NonDeterministicError' | 'UnknownWorkflowType' | 'BadCommand';
+  | 'WorkflowWorkerUnhandledFailure'
+  | 'NonDeterministicError'
+  | 'UnknownWorkflowType'
+  | 'BadCommand'
+  /** The workflow tried to close while signals or updates it had not seen were waiting. */
+  | 'UnhandledCommand';
 
 /** One event of a run's history. */
 export type HistoryEvent<T extends EventType = EventType> = {
@@ -131,6 +282,15 @@ export const COMMAND_EVENT_TYPES = new Set<EventType>([
   'WorkflowExecutionCompleted',
   'WorkflowExecutionFailed',
   'WorkflowExecutionCanceled',
+  'WorkflowExecutionContinuedAsNew',
+  'WorkflowExecutionUpdateAccepted',
+  'WorkflowExecutionUpdateCompleted',
+  'StartChildWorkflowExecutionInitiated',
+  'SignalExternalWorkflowExecutionInitiated',
+  'RequestCancelExternalWorkflowExecutionInitiated',
+  'UpsertWorkflowSearchAttributes',
+  'WorkflowPropertiesModified',
+  'MarkerRecorded',
 ]);
 
 /** Events after which a run is closed. */
@@ -140,4 +300,5 @@ export const CLOSING_EVENT_TYPES = new Set<EventType>([
   'WorkflowExecutionTimedOut',
   'WorkflowExecutionCanceled',
   'WorkflowExecutionTerminated',
+  'WorkflowExecutionContinuedAsNew',
 ]);

@@ -1,11 +1,17 @@
 /**
- * Transitions of a run as a whole: start, cancellation request, termination, timers and the run's
- * own timeout.
+ * Transitions of a run as a whole: start (including a continued or retried run, and a child),
+ * cancellation request, termination, timers and the run's own timeout.
  */
+import type { FailureInfo } from '../common/failure-converter.ts';
 import { RetryState } from '../common/failure.ts';
+import type { CompiledRetryPolicy } from '../common/retry-policy.ts';
 import { closeRun } from './close-run.ts';
+import type { ParentClosePolicy, ParentInfo } from './events.ts';
 import { ExecutionStatus, isRunning, type ExecutionState } from './execution-state.ts';
 import { Mutation } from './mutation.ts';
+import { decideRetry } from './retry.ts';
+import { applySearchAttributes } from './search-attributes.ts';
+import type { SearchAttributeValues } from './search-attributes.ts';
 import { TaskKind, TaskState, taskKey, type TaskRecord } from './tasks.ts';
 
 export interface StartWorkflowInput {
@@ -18,10 +24,32 @@ export interface StartWorkflowInput {
   workflowRunTimeout?: number;
   workflowTaskTimeout: number;
   identity?: string;
+  /** Carried along a chain of runs; the new run's own id otherwise. */
+  firstExecutionRunId?: string;
+  attempt?: number;
+  retryPolicy?: CompiledRetryPolicy;
+  /** Deadline of the whole execution; computed from `workflowExecutionTimeout` for a first run. */
+  workflowExecutionExpirationTime?: number;
+  parent?: ParentInfo;
+  parentClosePolicy?: ParentClosePolicy;
+  continuedExecutionRunId?: string;
+  initiator?: 'ContinueAsNew' | 'Retry';
+  continuedFailure?: FailureInfo;
+  /** Delay before the first workflow task (a retry's backoff). */
+  firstWorkflowTaskBackoff?: number;
+  memo?: Record<string, unknown>;
+  searchAttributes?: SearchAttributeValues;
 }
 
-/** A new run: WorkflowExecutionStarted, its first workflow task, and its run timeout if any. */
-export function startWorkflow(input: StartWorkflowInput, now: number): Mutation {
+/** A new run: WorkflowExecutionStarted, its first workflow task, and its timeout if any. */
+export function startWorkflow(
+  input: StartWorkflowInput,
+  now: number,
+  newRunId?: () => string,
+): Mutation {
+  const expiration =
+    input.workflowExecutionExpirationTime ??
+    (input.workflowExecutionTimeout ? now + input.workflowExecutionTimeout : undefined);
   const state: ExecutionState = {
     workflowId: input.workflowId,
     runId: input.runId,
@@ -36,8 +64,19 @@ export function startWorkflow(input: StartWorkflowInput, now: number): Mutation 
     activities: {},
     timers: {},
     cancelRequested: false,
+    firstExecutionRunId: input.firstExecutionRunId ?? input.runId,
+    attempt: input.attempt ?? 1,
+    ...(input.retryPolicy ? { retryPolicy: input.retryPolicy, input: input.input } : {}),
+    ...(expiration !== undefined ? { executionExpirationTime: expiration } : {}),
+    ...(input.workflowRunTimeout ? { workflowRunTimeout: input.workflowRunTimeout } : {}),
+    ...(input.parent
+      ? { parent: input.parent, parentClosePolicy: input.parentClosePolicy ?? 'TERMINATE' }
+      : {}),
+    ...(input.memo ? { memo: stripNulls(input.memo) } : {}),
   };
-  const m = new Mutation(state, now);
+  if (input.searchAttributes) applySearchAttributes(state, input.searchAttributes);
+  const m = new Mutation(state, now, newRunId);
+  m.searchAttributesChanged = input.searchAttributes !== undefined;
   m.append('WorkflowExecutionStarted', {
     workflowType: input.workflowType,
     taskQueue: input.taskQueue,
@@ -48,22 +87,35 @@ export function startWorkflow(input: StartWorkflowInput, now: number): Mutation 
       : {}),
     ...(input.workflowRunTimeout ? { workflowRunTimeout: input.workflowRunTimeout } : {}),
     workflowTaskTimeout: input.workflowTaskTimeout,
-    firstExecutionRunId: input.runId,
-    attempt: 1,
+    firstExecutionRunId: state.firstExecutionRunId!,
+    attempt: state.attempt!,
     ...(input.identity ? { identity: input.identity } : {}),
+    ...(input.parent ? { parent: input.parent, parentClosePolicy: state.parentClosePolicy! } : {}),
+    ...(input.continuedExecutionRunId
+      ? { continuedExecutionRunId: input.continuedExecutionRunId }
+      : {}),
+    ...(input.initiator ? { initiator: input.initiator } : {}),
+    ...(input.continuedFailure ? { continuedFailure: input.continuedFailure } : {}),
+    ...(expiration !== undefined ? { workflowExecutionExpirationTime: expiration } : {}),
+    ...(input.retryPolicy ? { retryPolicy: input.retryPolicy } : {}),
+    ...(input.firstWorkflowTaskBackoff
+      ? { firstWorkflowTaskBackoff: input.firstWorkflowTaskBackoff }
+      : {}),
+    ...(input.memo ? { memo: input.memo } : {}),
+    ...(input.searchAttributes ? { searchAttributes: input.searchAttributes } : {}),
   });
-  m.scheduleWorkflowTask();
-  const run = input.workflowRunTimeout;
-  const execution = input.workflowExecutionTimeout;
-  if (run || execution) {
-    // The run ends at whichever comes first; a single run is the whole execution until continue-as-new exists.
-    const useRun = run !== undefined && (execution === undefined || run <= execution);
+  m.scheduleWorkflowTask(1, input.firstWorkflowTaskBackoff ?? 0);
+  const runDeadline = input.workflowRunTimeout ? now + input.workflowRunTimeout : undefined;
+  if (runDeadline !== undefined || expiration !== undefined) {
+    // The run ends at whichever comes first: its own timeout or the execution's deadline.
+    const useRun =
+      runDeadline !== undefined && (expiration === undefined || runDeadline <= expiration);
     m.put({
       key: taskKey.runTimeout(state.runId),
       kind: TaskKind.RunTimeout,
       runId: state.runId,
       state: TaskState.Waiting,
-      expiresAt: now + (useRun ? run : execution!),
+      expiresAt: useRun ? runDeadline : expiration!,
       claimToken: 0,
       data: { timeoutType: useRun ? 'RUN' : 'EXECUTION' },
     });
@@ -93,28 +145,125 @@ export function terminateWorkflow(
     ...(reason ? { reason } : {}),
     ...(identity ? { identity } : {}),
   });
-  closeRun(m, ExecutionStatus.Terminated);
+  closeRun(m, ExecutionStatus.Terminated, {
+    eventType: 'ChildWorkflowExecutionTerminated',
+    attributes: reason ? { reason } : {},
+  });
 }
 
 export function fireTimer(m: Mutation, task: TaskRecord<'timer'>): void {
   const { timerId } = task.data;
   const timer = m.state.timers[timerId];
   m.delete(task.key);
-  if (!isRunning(m.state) || !timer) return;
-  delete m.state.timers[timerId];
+  if (!isRunning(m.state) || !timer || timer.firedBuffered) return;
+  if (m.state.workflowTask?.started) timer.firedBuffered = true;
+  else delete m.state.timers[timerId];
   m.deliver({
     eventType: 'TimerFired',
     attributes: { timerId, startedEventId: timer.startedEventId },
   });
 }
 
+/** The run (or the whole execution) ran out of time: retried by the workflow's retry policy if it has one, else closed. */
 export function timeOutRun(m: Mutation, task: TaskRecord<'run-timeout'>): void {
   m.delete(task.key);
-  if (!isRunning(m.state)) return;
+  const { state } = m;
+  if (!isRunning(state)) return;
   m.flushBuffered();
+  const { timeoutType } = task.data;
+  // Only a run timeout can be retried: past the execution deadline there is no time left.
+  const retry =
+    timeoutType === 'RUN' && state.retryPolicy
+      ? decideRetry(
+          state.retryPolicy,
+          state.attempt ?? 1,
+          undefined,
+          m.now,
+          state.executionExpirationTime,
+        )
+      : undefined;
+  if (retry?.retry) {
+    const newRunId = m.newRunId();
+    m.append('WorkflowExecutionTimedOut', {
+      retryState: RetryState.IN_PROGRESS,
+      timeoutType,
+      newExecutionRunId: newRunId,
+    });
+    closeRun(m, ExecutionStatus.TimedOut);
+    continueChain(m, newRunId, 'Retry', retry.delay);
+    return;
+  }
   m.append('WorkflowExecutionTimedOut', {
-    retryState: RetryState.TIMEOUT,
-    timeoutType: task.data.timeoutType,
+    retryState: retry ? retry.retryState : RetryState.TIMEOUT,
+    timeoutType,
   });
-  closeRun(m, ExecutionStatus.TimedOut);
+  closeRun(m, ExecutionStatus.TimedOut, {
+    eventType: 'ChildWorkflowExecutionTimedOut',
+    attributes: { retryState: RetryState.TIMEOUT },
+  });
+}
+
+/**
+ * Starts the next run of the chain (continue-as-new or a retry): same workflow id, same first run,
+ * same parent and deadline; `overrides` carry what the command changed.
+ */
+export function continueChain(
+  m: Mutation,
+  newRunId: string,
+  initiator: 'ContinueAsNew' | 'Retry',
+  backoff: number,
+  overrides: Partial<
+    Pick<
+      StartWorkflowInput,
+      | 'workflowType'
+      | 'taskQueue'
+      | 'input'
+      | 'workflowRunTimeout'
+      | 'workflowTaskTimeout'
+      | 'memo'
+      | 'searchAttributes'
+      | 'continuedFailure'
+    >
+  > = {},
+  previousInput: unknown[] = [],
+): void {
+  const { state } = m;
+  state.newExecutionRunId = newRunId;
+  const searchAttributes = overrides.searchAttributes ?? state.searchAttributes;
+  m.effects.push({
+    type: 'start-run',
+    backoff,
+    input: {
+      workflowId: state.workflowId,
+      runId: newRunId,
+      workflowType: overrides.workflowType ?? state.workflowType,
+      taskQueue: overrides.taskQueue ?? state.taskQueue,
+      input: overrides.input ?? previousInput,
+      ...((overrides.workflowRunTimeout ?? state.workflowRunTimeout)
+        ? { workflowRunTimeout: overrides.workflowRunTimeout ?? state.workflowRunTimeout }
+        : {}),
+      workflowTaskTimeout: overrides.workflowTaskTimeout ?? state.workflowTaskTimeout,
+      firstExecutionRunId: state.firstExecutionRunId ?? state.runId,
+      attempt: initiator === 'Retry' ? (state.attempt ?? 1) + 1 : 1,
+      ...(state.retryPolicy ? { retryPolicy: state.retryPolicy } : {}),
+      ...(state.executionExpirationTime !== undefined
+        ? { workflowExecutionExpirationTime: state.executionExpirationTime }
+        : {}),
+      ...(state.parent
+        ? { parent: state.parent, parentClosePolicy: state.parentClosePolicy ?? 'TERMINATE' }
+        : {}),
+      continuedExecutionRunId: state.runId,
+      initiator,
+      ...(overrides.continuedFailure ? { continuedFailure: overrides.continuedFailure } : {}),
+      ...(backoff > 0 ? { firstWorkflowTaskBackoff: backoff } : {}),
+      ...((overrides.memo ?? state.memo) ? { memo: overrides.memo ?? state.memo } : {}),
+      ...(searchAttributes && Object.keys(searchAttributes).length > 0 ? { searchAttributes } : {}),
+    },
+  });
+}
+
+function stripNulls(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(record).filter(([, v]) => v !== null && v !== undefined),
+  );
 }

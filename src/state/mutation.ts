@@ -1,9 +1,13 @@
 /**
- * A transition's output, built step by step: the events it appends (with ids), the tasks it writes
- * and the new state. The store persists one `Mutation` atomically; nothing here touches a database.
+ * A transition's output, built step by step: the events it appends (with ids), the tasks it writes,
+ * the new state, and the effects it has on other runs (a child to start, a parent to notify, a
+ * signal to deliver), which the engine applies in the same transaction. Nothing here touches a
+ * database.
  */
+import { uuid7 } from '../common/ids.ts';
 import type { ExecutionState } from './execution-state.ts';
-import type { EventAttributes, EventType, HistoryEvent, NewEvent } from './events.ts';
+import type { EventAttributes, EventType, HistoryEvent, NewEvent, ParentInfo } from './events.ts';
+import type { StartWorkflowInput } from './execution.ts';
 import { TaskKind, TaskState, taskKey, type TaskChange, type TaskRecord } from './tasks.ts';
 
 /**
@@ -12,21 +16,81 @@ import { TaskKind, TaskState, taskKey, type TaskChange, type TaskRecord } from '
  */
 export const STARTED_EVENT_ID_PENDING = -1;
 
+/** The outcome of a child as its parent records it. */
+export type ChildOutcome =
+  | { eventType: 'ChildWorkflowExecutionCompleted'; attributes: { result?: unknown } }
+  | {
+      eventType: 'ChildWorkflowExecutionFailed';
+      attributes: Pick<EventAttributes['ChildWorkflowExecutionFailed'], 'failure' | 'retryState'>;
+    }
+  | { eventType: 'ChildWorkflowExecutionCanceled'; attributes: { details?: unknown[] } }
+  | {
+      eventType: 'ChildWorkflowExecutionTimedOut';
+      attributes: Pick<EventAttributes['ChildWorkflowExecutionTimedOut'], 'retryState'>;
+    }
+  | { eventType: 'ChildWorkflowExecutionTerminated'; attributes: { reason?: string } };
+
+/** What a run's transition asks of other runs. */
+export type Effect =
+  | {
+      type: 'start-child';
+      parent: ParentInfo;
+      parentWorkflowType: string;
+      attributes: EventAttributes['StartChildWorkflowExecutionInitiated'];
+    }
+  | {
+      type: 'notify-parent';
+      parent: ParentInfo;
+      child: { workflowId: string; runId: string; workflowType: string };
+      outcome: ChildOutcome;
+    }
+  | {
+      type: 'close-child';
+      policy: 'TERMINATE' | 'REQUEST_CANCEL';
+      workflowId: string;
+      runId?: string;
+      reason: string;
+    }
+  | {
+      type: 'signal-external';
+      source: { runId: string; initiatedEventId: number };
+      workflowId: string;
+      runId?: string;
+      signalName: string;
+      input: unknown[];
+    }
+  | {
+      type: 'cancel-external';
+      source: { runId: string; initiatedEventId: number };
+      workflowId: string;
+      runId?: string;
+    }
+  | { type: 'start-run'; input: StartWorkflowInput; backoff?: number };
+
 export class Mutation {
   readonly events: HistoryEvent[] = [];
   readonly tasks: TaskChange[] = [];
+  readonly effects: Effect[] = [];
   /** Set when the run's status changed to closed by this mutation. */
   closed = false;
+  /** Set when the run's search attributes changed: the store rewrites their index rows. */
+  searchAttributesChanged = false;
 
   constructor(
     readonly state: ExecutionState,
     readonly now: number,
+    /** Run ids for runs this transition starts (continue-as-new, retries); time-ordered by default. */
+    readonly newRunId: () => string = () => uuid7(now),
   ) {}
 
-  /** Appends an event to the history now and returns its id. */
-  append<T extends EventType>(eventType: T, attributes: EventAttributes[T]): number {
+  /** Appends an event to the history and returns its id. `eventTime` defaults to now. */
+  append<T extends EventType>(
+    eventType: T,
+    attributes: EventAttributes[T],
+    eventTime = this.now,
+  ): number {
     const eventId = this.state.nextEventId++;
-    this.events.push({ eventId, eventTime: this.now, eventType, attributes } as HistoryEvent);
+    this.events.push({ eventId, eventTime, eventType, attributes } as HistoryEvent);
     return eventId;
   }
 
@@ -35,28 +99,38 @@ export class Mutation {
    * written after that task's completion), otherwise appended, with a workflow task scheduled for it.
    */
   deliver(event: NewEvent): void {
-    if (this.state.workflowTask?.started) {
+    const wt = this.state.workflowTask;
+    if (wt?.started) {
       this.state.bufferedEvents.push(event);
       return;
     }
     this.append(event.eventType, event.attributes);
+    // A real event: the outstanding task (if any) can no longer vanish without a trace.
+    if (wt) wt.speculative = false;
     this.scheduleWorkflowTask();
   }
 
-  /** Schedules a workflow task unless one is already outstanding. */
-  scheduleWorkflowTask(attempt = 1, delay = 0): void {
+  /**
+   * Schedules a workflow task unless one is already outstanding. Retried attempts (2+) and
+   * speculative tasks are transient: their Scheduled event is written only when they complete.
+   */
+  scheduleWorkflowTask(attempt = 1, delay = 0, speculative = false): void {
     if (this.state.workflowTask) return;
     const { state } = this;
-    // Retried attempts are transient: their Scheduled event is written only if the attempt completes.
-    const scheduledEventId =
-      attempt === 1
-        ? this.append('WorkflowTaskScheduled', {
-            taskQueue: state.taskQueue,
-            startToCloseTimeout: state.workflowTaskTimeout,
-            attempt,
-          })
-        : 0;
-    state.workflowTask = { scheduledEventId, attempt, scheduledTime: this.now };
+    const transient = attempt > 1 || speculative;
+    const scheduledEventId = transient
+      ? 0
+      : this.append('WorkflowTaskScheduled', {
+          taskQueue: state.taskQueue,
+          startToCloseTimeout: state.workflowTaskTimeout,
+          attempt,
+        });
+    state.workflowTask = {
+      scheduledEventId,
+      attempt,
+      scheduledTime: this.now,
+      ...(speculative ? { speculative } : {}),
+    };
     this.put({
       key: taskKey.workflow(state.runId),
       kind: TaskKind.Workflow,
@@ -89,5 +163,10 @@ export class Mutation {
       const eventId = this.append(event.eventType, event.attributes);
       if (event.eventType === 'ActivityTaskStarted') lastStartedEventId = eventId;
     }
+    // What closed while buffered is now closed for good.
+    const { activities, timers } = this.state;
+    for (const [id, activity] of Object.entries(activities))
+      if (activity.outcomeBuffered) delete activities[id];
+    for (const [id, timer] of Object.entries(timers)) if (timer.firedBuffered) delete timers[id];
   }
 }

@@ -14,6 +14,8 @@ export const TaskKind = {
   Activity: 'activity',
   Timer: 'timer',
   RunTimeout: 'run-timeout',
+  /** A query for a worker to answer from the workflow's state; never part of the history. */
+  Query: 'query',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -48,11 +50,19 @@ export interface TimerTaskData {
   timerId: string;
 }
 
+export interface QueryTaskData {
+  queryType: string;
+  args: unknown[];
+  /** Set once a worker answered; the asking client reads it and deletes the row. */
+  answer?: { result: unknown } | { failure: FailureInfo };
+}
+
 export interface TaskData {
   workflow: Record<string, never>;
   activity: ActivityTaskData;
   timer: TimerTaskData;
   'run-timeout': { timeoutType: 'RUN' | 'EXECUTION' };
+  query: QueryTaskData;
 }
 
 export type TaskRecord<K extends TaskKind = TaskKind> = {
@@ -80,6 +90,7 @@ export const taskKey = {
   activity: (runId: string, scheduledEventId: number) => `${runId}/activity/${scheduledEventId}`,
   timer: (runId: string, timerId: string) => `${runId}/timer/${timerId}`,
   runTimeout: (runId: string) => `${runId}/run-timeout`,
+  query: (runId: string, queryId: string) => `${runId}/query/${queryId}`,
 };
 
 /** Proof that a worker holds a task: the completion is refused unless both still match. */

@@ -4,8 +4,9 @@
  * A workflow task is outstanding from its scheduling until it completes, fails or times out. Its
  * WorkflowTaskStarted event is written only when it ends (with the time of the claim), and events
  * that arrive while a worker holds it are buffered, so that the history a worker was given stays a
- * prefix of the history it completes against. Retried attempts (2+) are transient, as in Temporal:
- * their Scheduled/Started events are written only if the attempt succeeds.
+ * prefix of the history it completes against. Retried attempts (2+) and speculative tasks (scheduled
+ * only to deliver updates) are transient, as in Temporal: their Scheduled/Started events are written
+ * only when they complete, and a speculative task whose updates were all rejected leaves no trace.
  */
 import type { FailureInfo } from '../common/failure-converter.ts';
 import { TERMINAL_COMMAND_TYPES, type Command } from './commands.ts';
@@ -13,6 +14,7 @@ import { applyCommand, validateCommands } from './commands-apply.ts';
 import { assertClaim, claimed } from './claims.ts';
 import type { HistoryEvent, NewEvent, WorkflowTaskFailedCause } from './events.ts';
 import { isRunning } from './execution-state.ts';
+import { hasAdmittedUpdates, undeliveredUpdates, type UpdateRequest } from './messages.ts';
 import type { Mutation } from './mutation.ts';
 import { workflowTaskRetryDelay } from './retry.ts';
 import { taskKey, type TaskClaim, type TaskRecord } from './tasks.ts';
@@ -27,7 +29,13 @@ export interface WorkflowTaskStart {
   previousStartedEventId: number;
   /** Events not yet in the history that the worker must see at its end (Scheduled of a transient attempt, Started). */
   transientEvents: HistoryEvent[];
+  /** Updates to validate and run in this task (not in the history until accepted). */
+  updates: UpdateRequest[];
 }
+
+/** How a completion went. `discarded`: a speculative task whose updates were all rejected left no trace. */
+export type WorkflowTaskCompletion =
+  { kind: 'completed' } | { kind: 'discarded' } | { kind: 'unhandled'; reason: string };
 
 export function claimWorkflowTask(
   m: Mutation,
@@ -39,9 +47,13 @@ export function claimWorkflowTask(
   const wt = state.workflowTask;
   if (!isRunning(state) || !wt || wt.started) return undefined;
   wt.started = { time: now, identity };
+  const updates = undeliveredUpdates(m);
+  wt.deliveredUpdateIds = updates.map((u) => u.updateId);
   const transientEvents: HistoryEvent[] = [];
-  if (wt.attempt > 1) {
+  if (wt.scheduledEventId === 0) {
+    // Transient: the Scheduled event gets the next id, written only if the task completes.
     wt.scheduledEventId = state.nextEventId;
+    wt.transient = true;
     transientEvents.push({
       eventId: wt.scheduledEventId,
       eventTime: wt.scheduledTime,
@@ -53,7 +65,8 @@ export function claimWorkflowTask(
       },
     });
   }
-  const startedEventId = wt.scheduledEventId + 1;
+  // Events appended since the task was scheduled (and before this claim) come before its Started event.
+  const startedEventId = wt.transient ? wt.scheduledEventId + 1 : state.nextEventId;
   transientEvents.push({
     eventId: startedEventId,
     eventTime: now,
@@ -69,24 +82,34 @@ export function claimWorkflowTask(
       attempt: wt.attempt,
       previousStartedEventId: state.lastCompletedStartedEventId,
       transientEvents,
+      updates,
     },
   };
 }
 
-/** Writes the Scheduled (if transient) and Started events of the task being ended; returns the Started id. */
+/**
+ * Writes the Scheduled (if transient) and Started events of the task being ended, with the times the
+ * worker was told at the claim (workflow code saw the Started time as `Date.now()`, and a replay must
+ * see the same); returns the Started id.
+ */
 function writeStarted(m: Mutation): number {
   const wt = m.state.workflowTask!;
-  if (wt.attempt > 1) {
-    m.append('WorkflowTaskScheduled', {
-      taskQueue: m.state.taskQueue,
-      startToCloseTimeout: m.state.workflowTaskTimeout,
-      attempt: wt.attempt,
-    });
+  if (wt.transient) {
+    m.append(
+      'WorkflowTaskScheduled',
+      {
+        taskQueue: m.state.taskQueue,
+        startToCloseTimeout: m.state.workflowTaskTimeout,
+        attempt: wt.attempt,
+      },
+      wt.scheduledTime,
+    );
   }
-  return m.append('WorkflowTaskStarted', {
-    scheduledEventId: wt.scheduledEventId,
-    identity: wt.started!.identity,
-  });
+  return m.append(
+    'WorkflowTaskStarted',
+    { scheduledEventId: wt.scheduledEventId, identity: wt.started!.identity },
+    wt.started!.time,
+  );
 }
 
 /**
@@ -102,11 +125,51 @@ export function completeWorkflowTask(
   identity: string,
   flags: number[],
   tasks: ReadonlyMap<string, TaskRecord> = new Map(),
-): void {
+): WorkflowTaskCompletion {
   const { state } = m;
   assertClaim(task, claim);
   validateCommands(state, commands);
   const wt = state.workflowTask!;
+
+  if (
+    wt.speculative &&
+    state.bufferedEvents.length === 0 &&
+    commands.every((c) => c.commandType === 'RejectWorkflowUpdate')
+  ) {
+    for (const command of commands) applyCommand(m, command, 0, [], tasks);
+    state.workflowTask = undefined;
+    m.delete(taskKey.workflow(state.runId));
+    if (hasAdmittedUpdates(m)) m.scheduleWorkflowTask(1, 0, true);
+    return { kind: 'discarded' };
+  }
+
+  const closing = commands.some((c) => TERMINAL_COMMAND_TYPES.has(c.commandType));
+  if (closing) {
+    // As in Temporal: a workflow may not close over events or updates it has not seen (a signal, an
+    // activity result that arrived meanwhile); it gets another task to handle them first.
+    const delivered = new Set(wt.deliveredUpdateIds ?? []);
+    const unseenEvent = state.bufferedEvents.length > 0;
+    const unseenUpdate = Object.entries(state.updates ?? {}).some(
+      ([id, u]) => u.stage === 'admitted' && !delivered.has(id),
+    );
+    if (unseenEvent || unseenUpdate) {
+      const reason = `the workflow tried to close while ${unseenEvent ? `events it had not seen (${state.bufferedEvents.map((e) => e.eventType).join(', ')})` : 'an update it had not seen'} were waiting; it runs again to handle them`;
+      const startedEventId = writeStarted(m);
+      m.append('WorkflowTaskFailed', {
+        scheduledEventId: wt.scheduledEventId,
+        startedEventId,
+        cause: 'UnhandledCommand',
+        failure: { message: reason },
+        identity,
+      });
+      state.workflowTask = undefined;
+      m.delete(taskKey.workflow(state.runId));
+      m.flushBuffered();
+      m.scheduleWorkflowTask();
+      return { kind: 'unhandled', reason };
+    }
+  }
+
   const startedEventId = writeStarted(m);
   const completedEventId = m.append('WorkflowTaskCompleted', {
     scheduledEventId: wt.scheduledEventId,
@@ -122,12 +185,15 @@ export function completeWorkflowTask(
   const followUps: NewEvent[] = [];
   for (const command of commands) {
     applyCommand(m, command, completedEventId, followUps, tasks);
-    if (TERMINAL_COMMAND_TYPES.has(command.commandType)) return;
+    if (TERMINAL_COMMAND_TYPES.has(command.commandType)) return { kind: 'completed' };
   }
   const buffered = state.bufferedEvents.length > 0;
   m.flushBuffered();
   for (const event of followUps) m.append(event.eventType, event.attributes);
   if (buffered || followUps.length > 0) m.scheduleWorkflowTask();
+  // Updates delivered but neither accepted nor rejected (and new ones) go out with the next task.
+  else if (hasAdmittedUpdates(m)) m.scheduleWorkflowTask(1, 0, true);
+  return { kind: 'completed' };
 }
 
 /** Fails the held workflow task (a worker reported an error); a new attempt is scheduled after a backoff. */
@@ -172,7 +238,8 @@ function endAttempt(
   const { state } = m;
   const wt = state.workflowTask!;
   // Only the first failure of a streak is written: a workflow stuck on a bug does not grow its history.
-  if (wt.attempt === 1) writeEnd(writeStarted(m), wt.scheduledEventId);
+  // A speculative task's failure is not written either: it only carried updates, which are redelivered.
+  if (wt.attempt === 1 && !wt.speculative) writeEnd(writeStarted(m), wt.scheduledEventId);
   state.workflowTask = undefined;
   m.flushBuffered();
   const next = wt.attempt + 1;

@@ -18,12 +18,15 @@ import type { ExecutionState, ExecutionStatus } from '../state/execution-state.t
 import type { HistoryEvent } from '../state/events.ts';
 import type { TaskChange, TaskKind, TaskRecord } from '../state/tasks.ts';
 import type { Clock } from '../engine/clock.ts';
+import type { SearchAttributeType, SearchAttributeValue } from '../state/search-attributes.ts';
 
 export interface StoreTransaction {
   /** The run's state, held for update until the transaction ends. */
   getExecution(runId: string): Promise<ExecutionState | undefined>;
   /** Run id of the running execution of `workflowId`, if one is running. */
   getRunningRunId(workflowId: string): Promise<string | undefined>;
+  /** Run id of the most recently started run of `workflowId`. */
+  getLatestRunId(workflowId: string): Promise<string | undefined>;
   insertExecution(state: ExecutionState): Promise<void>;
   updateExecution(state: ExecutionState): Promise<void>;
   appendEvents(runId: string, events: HistoryEvent[]): Promise<void>;
@@ -35,6 +38,19 @@ export interface StoreTransaction {
   readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]>;
   /** Up to `limit` tasks whose `expiresAt` ≤ `now`, soonest first, held for update. */
   expiredTasks(now: number, limit: number): Promise<TaskRecord[]>;
+  /** Says (without changing anything) which attribute conflicts with the type its name already has, if any. */
+  checkSearchAttributeTypes(
+    types: Record<string, SearchAttributeType>,
+  ): Promise<string | undefined>;
+  /** Records the types of names seen for the first time; returns a conflict like `check…` and records nothing then. */
+  registerSearchAttributeTypes(
+    types: Record<string, SearchAttributeType>,
+  ): Promise<string | undefined>;
+  /** Replaces the run's indexed search attribute values. */
+  replaceSearchAttributes(
+    runId: string,
+    values: Record<string, SearchAttributeValue>,
+  ): Promise<void>;
 }
 
 /** One row of visibility: what `describe()` and listings show. */
@@ -47,9 +63,13 @@ export interface ExecutionSummary {
   startTime: number;
   closeTime?: number;
   historyLength: number;
+  memo?: Record<string, unknown>;
+  searchAttributes?: Record<string, SearchAttributeValue>;
 }
 
 export interface ListExecutionsOptions {
+  /** A list filter in Keel's query language (src/visibility/list-query.ts); throws `ListQueryError` if malformed. */
+  query?: string;
   workflowId?: string;
   status?: ExecutionStatus;
   workflowType?: string;
@@ -63,6 +83,10 @@ export type StoreHint =
   | { type: 'task-ready'; kind: TaskKind; taskQueue: string }
   | { type: 'expiry'; at: number }
   | { type: 'run-closed'; runId: string }
+  /** The run's state changed (an update progressed, a signal arrived, ...). */
+  | { type: 'run-updated'; runId: string }
+  /** A worker answered the query stored under `key`. */
+  | { type: 'query-answered'; key: string }
   /** Another process changed the database: anything may have happened. */
   | { type: 'external-change' };
 
@@ -84,7 +108,12 @@ export interface Store {
   /** The given run of `workflowId`, or its latest run. */
   findExecution(workflowId: string, runId?: string): Promise<ExecutionSummary | undefined>;
   listExecutions(options?: ListExecutionsOptions): Promise<ExecutionSummary[]>;
+  /** How many runs match a list filter. */
+  countExecutions(query: string): Promise<number>;
   readHistory(runId: string, fromEventId?: number): Promise<HistoryEvent[]>;
+  getTask(key: string): Promise<TaskRecord | undefined>;
+  /** Every search attribute name used so far, with its type. */
+  searchAttributeTypes(): Promise<Map<string, SearchAttributeType>>;
   /** The run's activity tasks (pending activities with their attempt state). */
   activityTasks(runId: string): Promise<TaskRecord<'activity'>[]>;
   /** Soonest `expiresAt` of any task, to know how long the expiry scanner may sleep. */

@@ -52,7 +52,8 @@ export class TimeSkipper {
   /** If idle, jumps to the next waiting task's time and fires what is due. Returns whether it skipped. */
   private async skipIfIdle(limit = Infinity): Promise<boolean> {
     const work = await this.store.pendingWork();
-    if (work.active > 0 || work.nextWaitingExpiry === undefined || work.nextWaitingExpiry > limit) return false;
+    if (work.active > 0 || work.nextWaitingExpiry === undefined || work.nextWaitingExpiry > limit)
+      return false;
     this.clock.advanceTo(work.nextWaitingExpiry);
     await this.engine.fireExpiredTasks();
     return true;

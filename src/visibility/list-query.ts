@@ -830,7 +830,7 @@ export function textWords(text: string): string[] {
  *   date).
  * @example
  * ```ts
- * const types = new Map([['CustomerId', SearchAttributeType.Keyword]]);
+ * const types = new Map([['CustomerId', SearchAttributeType.KEYWORD]]);
  * resolveListQuery("CustomerId != 'c-1'", types).filter;
  * // { kind: 'predicate', negated: true, test: { op: 'equals', value: 'c-1' },
  * //   attribute: { source: 'custom', name: 'CustomerId', type: 'Keyword' } }
@@ -954,9 +954,9 @@ class Resolver {
         `expected ${EXPECTED_VALUE[type]} for ${type} attribute ${name} at position ${literal.position} (found ${showLiteral(literal)})`,
       );
     switch (type) {
-      case SearchAttributeType.Keyword:
-      case SearchAttributeType.KeywordList:
-      case SearchAttributeType.Text: {
+      case SearchAttributeType.KEYWORD:
+      case SearchAttributeType.KEYWORD_LIST:
+      case SearchAttributeType.TEXT: {
         if (literal.kind !== 'string') throw mismatch();
         const allowed = attribute.source === 'builtin' ? builtInValues(name) : undefined;
         if (allowed && !allowed.includes(literal.value)) {
@@ -967,7 +967,7 @@ class Resolver {
             `unknown ${name} value at position ${literal.position} (found ${literal.text}${suggestion ? `; did you mean '${suggestion}'?` : ''}); valid values: ${allowed.join(', ')}`,
           );
         }
-        if (type === SearchAttributeType.Text && textWords(literal.value).length === 0) {
+        if (type === SearchAttributeType.TEXT && textWords(literal.value).length === 0) {
           throw this.error(
             literal.position,
             literal.text,
@@ -976,7 +976,7 @@ class Resolver {
         }
         return literal.value;
       }
-      case SearchAttributeType.Int:
+      case SearchAttributeType.INT:
         if (literal.kind !== 'number' || !literal.integer) throw mismatch();
         if (!Number.isSafeInteger(literal.value)) {
           throw this.error(
@@ -986,13 +986,13 @@ class Resolver {
           );
         }
         return literal.value;
-      case SearchAttributeType.Double:
+      case SearchAttributeType.DOUBLE:
         if (literal.kind !== 'number') throw mismatch();
         return literal.value;
-      case SearchAttributeType.Bool:
+      case SearchAttributeType.BOOL:
         if (literal.kind !== 'boolean') throw mismatch();
         return literal.value;
-      case SearchAttributeType.Datetime: {
+      case SearchAttributeType.DATETIME: {
         if (literal.kind !== 'string') throw mismatch();
         const ms = parseDatetime(literal.value);
         if (ms === undefined) {

@@ -28,22 +28,15 @@
  * @example
  * ```ts
  * const searchAttributes: SearchAttributeTypes = new Map([
- *   ['CustomerId', SearchAttributeType.Keyword],
- *   ['Amount', SearchAttributeType.Double],
- *   ['Tags', SearchAttributeType.KeywordList],
+ *   ['CustomerId', SearchAttributeType.KEYWORD],
+ *   ['Amount', SearchAttributeType.DOUBLE],
+ *   ['Tags', SearchAttributeType.KEYWORD_LIST],
  * ]);
  * ```
  */
-export const SearchAttributeType = {
-  Keyword: 'Keyword',
-  Text: 'Text',
-  Int: 'Int',
-  Double: 'Double',
-  Bool: 'Bool',
-  Datetime: 'Datetime',
-  KeywordList: 'KeywordList',
-} as const;
-export type SearchAttributeType = (typeof SearchAttributeType)[keyof typeof SearchAttributeType];
+import { SearchAttributeType } from '../state/search-attributes.ts';
+
+export { SearchAttributeType };
 
 /** The registry of custom search attributes a query may use: name (case-sensitive) → type. */
 export type SearchAttributeTypes = ReadonlyMap<string, SearchAttributeType>;
@@ -95,19 +88,21 @@ const builtIn = (
  * same name, so a registry should refuse these names.
  */
 export const BUILT_IN_SEARCH_ATTRIBUTES: ReadonlyMap<string, BuiltInSearchAttribute> = new Map([
-  builtIn('WorkflowId', SearchAttributeType.Keyword, 'workflow_id'),
-  builtIn('RunId', SearchAttributeType.Keyword, 'run_id'),
-  builtIn('WorkflowType', SearchAttributeType.Keyword, 'workflow_type'),
-  builtIn('TaskQueue', SearchAttributeType.Keyword, 'task_queue'),
-  builtIn('ExecutionStatus', SearchAttributeType.Keyword, 'status', { values: EXECUTION_STATUSES }),
-  builtIn('StartTime', SearchAttributeType.Datetime, 'start_time'),
-  builtIn('CloseTime', SearchAttributeType.Datetime, 'close_time', { nullable: true }),
-  builtIn('HistoryLength', SearchAttributeType.Int, 'history_length'),
+  builtIn('WorkflowId', SearchAttributeType.KEYWORD, 'workflow_id'),
+  builtIn('RunId', SearchAttributeType.KEYWORD, 'run_id'),
+  builtIn('WorkflowType', SearchAttributeType.KEYWORD, 'workflow_type'),
+  builtIn('TaskQueue', SearchAttributeType.KEYWORD, 'task_queue'),
+  builtIn('ExecutionStatus', SearchAttributeType.KEYWORD, 'status', { values: EXECUTION_STATUSES }),
+  builtIn('StartTime', SearchAttributeType.DATETIME, 'start_time'),
+  builtIn('CloseTime', SearchAttributeType.DATETIME, 'close_time', { nullable: true }),
+  builtIn('HistoryLength', SearchAttributeType.INT, 'history_length'),
 ]);
 
 /** Whether `value` is one of the {@link SearchAttributeType} names. */
 export function isSearchAttributeType(value: unknown): value is SearchAttributeType {
-  return typeof value === 'string' && Object.hasOwn(SearchAttributeType, value);
+  return (
+    typeof value === 'string' && (Object.values(SearchAttributeType) as string[]).includes(value)
+  );
 }
 
 const DATETIME =
@@ -167,8 +162,8 @@ export function parseDatetime(text: string): number | undefined {
  *
  * @example
  * ```ts
- * encodeSearchAttributeValue('Tags', SearchAttributeType.KeywordList, ['vip', 'eu']); // ['vip', 'eu']
- * encodeSearchAttributeValue('Paid', SearchAttributeType.Bool, true); // [1]
+ * encodeSearchAttributeValue('Tags', SearchAttributeType.KEYWORD_LIST, ['vip', 'eu']); // ['vip', 'eu']
+ * encodeSearchAttributeValue('Paid', SearchAttributeType.BOOL, true); // [1]
  * ```
  */
 export function encodeSearchAttributeValue(
@@ -181,25 +176,25 @@ export function encodeSearchAttributeValue(
       `Invalid value for ${type} search attribute ${name}: expected ${expected}, got ${describeValue(value)}`,
     );
   switch (type) {
-    case SearchAttributeType.Keyword:
-    case SearchAttributeType.Text:
+    case SearchAttributeType.KEYWORD:
+    case SearchAttributeType.TEXT:
       if (typeof value !== 'string') throw invalid('a string');
       return [value];
-    case SearchAttributeType.KeywordList:
+    case SearchAttributeType.KEYWORD_LIST:
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
         throw invalid('an array of strings');
       return [...new Set<string>(value)];
-    case SearchAttributeType.Int:
+    case SearchAttributeType.INT:
       if (typeof value !== 'number' || !Number.isSafeInteger(value))
         throw invalid('a safe integer');
       return [value];
-    case SearchAttributeType.Double:
+    case SearchAttributeType.DOUBLE:
       if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid('a finite number');
       return [value];
-    case SearchAttributeType.Bool:
+    case SearchAttributeType.BOOL:
       if (typeof value !== 'boolean') throw invalid('a boolean');
       return [value ? 1 : 0];
-    case SearchAttributeType.Datetime: {
+    case SearchAttributeType.DATETIME: {
       const ms =
         value instanceof Date
           ? value.getTime()

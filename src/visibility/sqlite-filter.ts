@@ -56,7 +56,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * @throws {ListQueryError} if the query does not parse or does not type-check.
  * @example
  * ```ts
- * const types = new Map([['CustomerId', SearchAttributeType.Keyword]]);
+ * const types = new Map([['CustomerId', SearchAttributeType.KEYWORD]]);
  * const { sql, params } = compileSqliteFilter(
  *   "WorkflowType = 'order' AND CustomerId = 'c-42'",
  *   types,
@@ -174,7 +174,7 @@ class SqliteCompiler {
     const not = negated ? 'NOT ' : '';
     switch (test.op) {
       case 'equals':
-        if (type === SearchAttributeType.Text) {
+        if (type === SearchAttributeType.TEXT) {
           const words = textWords(String(test.value)).map(
             (word) =>
               `(' ' || lower(${x}) || ' ') GLOB ${this.param(`*${NON_WORD}${word}${NON_WORD}*`)}`,

@@ -53,9 +53,25 @@ export class ActivityExecutor {
       return;
     }
 
-    const heartbeats = new HeartbeatSender(this.engine, grant, task.heartbeatTimeout, (reason) =>
-      context.cancel(reason),
-    );
+    // The engine times the attempt out at its deadline; this tells the activity at the same moment.
+    // Each recorded heartbeat moves the heartbeat deadline, so the timer is re-armed then.
+    let deadlineTimer: NodeJS.Timeout | undefined;
+    const armDeadline = (lastHeartbeatTime?: number) => {
+      clearTimeout(deadlineTimer);
+      const deadline = runningExpiry({
+        ...task,
+        startedTime: grant.startedTime,
+        ...(lastHeartbeatTime ? { lastHeartbeatTime } : {}),
+      });
+      deadlineTimer = setTimeout(
+        () => context.cancel('TIMED_OUT'),
+        Math.max(0, deadline - this.engine.clock.now()),
+      );
+    };
+    const heartbeats = new HeartbeatSender(this.engine, grant, task.heartbeatTimeout, {
+      cancel: (reason) => context.cancel(reason),
+      recorded: (at) => armDeadline(at),
+    });
     const context = new Context(
       {
         activityId: task.activityId,
@@ -75,12 +91,7 @@ export class ActivityExecutor {
       },
       (details) => heartbeats.heartbeat(details),
     );
-    // The engine times the attempt out at its deadline too; this tells the activity at the same moment.
-    const deadline = runningExpiry({ ...task, startedTime: grant.startedTime });
-    const deadlineTimer = setTimeout(
-      () => context.cancel('TIMED_OUT'),
-      Math.max(0, deadline - this.engine.clock.now()),
-    );
+    armDeadline();
     this.running.add(context);
     try {
       let result: unknown;
@@ -176,7 +187,10 @@ class HeartbeatSender {
     private readonly engine: Engine,
     private readonly grant: ActivityTaskGrant,
     heartbeatTimeout: number | undefined,
-    private readonly cancel: (reason: ActivityCancellationReason) => void,
+    private readonly on: {
+      cancel: (reason: ActivityCancellationReason) => void;
+      recorded: (at: number) => void;
+    },
   ) {
     this.intervalMs = heartbeatTimeout ? heartbeatTimeout * 0.8 : DEFAULT_HEARTBEAT_THROTTLE_MS;
   }
@@ -201,12 +215,14 @@ class HeartbeatSender {
     this.inFlight = true;
     this.hasUnsent = false;
     this.lastSentAt = Date.now();
+    const sentAt = this.engine.clock.now();
     try {
       const { cancelRequested } = await this.engine.heartbeatActivityTask(this.grant, this.details);
-      if (cancelRequested) this.cancel('CANCELLED');
+      if (!this.stopped) this.on.recorded(sentAt);
+      if (cancelRequested) this.on.cancel('CANCELLED');
     } catch (error) {
       if (error instanceof TaskLostError)
-        this.cancel(error.reason === 'gone' ? 'NOT_FOUND' : 'TIMED_OUT');
+        this.on.cancel(error.reason === 'gone' ? 'NOT_FOUND' : 'TIMED_OUT');
     } finally {
       this.inFlight = false;
       if (this.hasUnsent && !this.stopped) this.heartbeat(this.details);

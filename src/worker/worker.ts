@@ -58,6 +58,8 @@ export interface WorkerOptions {
   pollIntervalMs?: number;
   /** Shut down gracefully on SIGINT and SIGTERM. @defaultValue true */
   handleSignals?: boolean;
+  /** History length at which `workflowInfo().continueAsNewSuggested` turns true. @defaultValue 10000 */
+  continueAsNewSuggestedAtHistoryLength?: number;
   /** Names this worker in the history. @defaultValue `pid@hostname` */
   identity?: string;
   logger?: WorkflowLogger;
@@ -122,6 +124,9 @@ export class Worker {
       this.logger,
       options.maxCachedWorkflows ?? 1000,
       dispatch,
+      options.continueAsNewSuggestedAtHistoryLength !== undefined
+        ? { continueAsNewSuggestedAt: options.continueAsNewSuggestedAtHistoryLength }
+        : {},
     );
     this.activityExecutor = new ActivityExecutor(
       this.engine,
@@ -237,7 +242,7 @@ export class Worker {
     if (hint.type === 'external-change') {
       for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.taskQueue) {
-      this.wakeups[hint.kind === TaskKind.Workflow ? 'workflow' : 'activity'].notify();
+      this.wakeups[hint.kind === TaskKind.Activity ? 'activity' : 'workflow'].notify();
     } else if (hint.type === 'expiry' && hint.at < this.nextExpiryWake) {
       this.wakeups.expiry.notify();
     }
@@ -251,13 +256,25 @@ export class Worker {
     // A worker without workflows must not claim workflow tasks it would only fail.
     if (this.workflowTypes.size === 0) return;
     await this.poll('workflow', async (free) => {
+      const { historyFrom } = this.workflowExecutor;
       const grants = await this.engine.claimWorkflowTasks(
         this.taskQueue,
         free,
         this.identity,
-        this.workflowExecutor.historyFrom,
+        historyFrom,
       );
-      return grants.map((grant) => () => this.workflowExecutor.execute(grant));
+      const jobs = grants.map((grant) => () => this.workflowExecutor.execute(grant));
+      // Queries share the workflow slots; they are answered from the cache or by replay.
+      if (jobs.length < free) {
+        const queries = await this.engine.claimQueryTasks(
+          this.taskQueue,
+          free - jobs.length,
+          this.identity,
+          historyFrom,
+        );
+        jobs.push(...queries.map((grant) => () => this.workflowExecutor.executeQuery(grant)));
+      }
+      return jobs;
     });
   }
 

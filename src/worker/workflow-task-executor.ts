@@ -1,22 +1,25 @@
 /**
- * Runs claimed workflow tasks: finds (or rebuilds by replay) the run's workflow code, feeds it the
- * new history and reports its commands, or fails the task with a cause the history records.
+ * Runs claimed workflow tasks and queries: finds (or rebuilds by replay) the run's workflow code,
+ * feeds it the new history and reports its commands, or fails the task with a cause the history
+ * records. Tasks and queries of one run never run at the same time (a lock per run).
  */
 import { crashPoint } from '../common/crash-points.ts';
 import { DeterminismViolationError, TaskLostError } from '../common/errors.ts';
 import { ApplicationFailure } from '../common/failure.ts';
 import { encodeFailure } from '../common/failure-converter.ts';
+import { assertPayload } from '../common/payload.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { WorkflowTaskGrant } from '../engine/grants.ts';
+import type { QueryTaskGrant, WorkflowTaskGrant } from '../engine/grants.ts';
 import type { WorkflowFunction } from '../runtime/activator.ts';
 import type { WorkflowLogger } from '../runtime/workflow-info.ts';
-import { WorkflowRunner } from '../runtime/workflow-runner.ts';
-import type { WorkflowTaskFailedCause } from '../state/events.ts';
+import { WorkflowRunner, type RunnerOptions } from '../runtime/workflow-runner.ts';
+import type { HistoryEvent, WorkflowTaskFailedCause } from '../state/events.ts';
 import type { Dispatch } from './dispatch.ts';
 import { WorkflowCache } from './workflow-cache.ts';
 
 export class WorkflowTaskExecutor {
   readonly cache: WorkflowCache;
+  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(
     private readonly engine: Engine,
@@ -25,6 +28,7 @@ export class WorkflowTaskExecutor {
     private readonly logger: WorkflowLogger,
     maxCachedWorkflows: number,
     private readonly dispatch: Dispatch,
+    private readonly runnerOptions: RunnerOptions = {},
   ) {
     this.cache = new WorkflowCache(maxCachedWorkflows);
   }
@@ -32,37 +36,83 @@ export class WorkflowTaskExecutor {
   /** First history event the worker needs for a run: after what its cached copy has seen. */
   historyFrom = (runId: string): number => (this.cache.get(runId)?.lastEventId ?? 0) + 1;
 
-  async execute(grant: WorkflowTaskGrant): Promise<void> {
+  execute(grant: WorkflowTaskGrant): Promise<void> {
+    return this.withLock(grant.runId, () => this.executeLocked(grant));
+  }
+
+  executeQuery(grant: QueryTaskGrant): Promise<void> {
+    return this.withLock(grant.runId, () => this.executeQueryLocked(grant));
+  }
+
+  /** Runs `fn` after whatever this worker is doing on the same run. */
+  private async withLock(runId: string, fn: () => Promise<void>): Promise<void> {
+    const previous = this.locks.get(runId) ?? Promise.resolve();
+    const current = previous.then(fn, fn);
+    const tail = current.catch(() => undefined);
+    this.locks.set(runId, tail);
+    try {
+      await current;
+    } finally {
+      if (this.locks.get(runId) === tail) this.locks.delete(runId);
+    }
+  }
+
+  private unknownType(workflowType: string, taskQueue: string): ApplicationFailure {
+    const registered = [...this.workflows.keys()].join(', ') || 'none';
+    return ApplicationFailure.create({
+      message: `Workflow type '${workflowType}' is not registered on this worker (task queue '${taskQueue}'; registered: ${registered}). The task is retried until a worker that knows the type polls the queue.`,
+      type: 'NotFoundError',
+    });
+  }
+
+  private newRunner(
+    workflowType: string,
+    runId: string,
+    first: HistoryEvent,
+  ): WorkflowRunner | undefined {
+    const workflow = this.workflows.get(workflowType);
+    return (
+      workflow &&
+      new WorkflowRunner(
+        workflow,
+        WorkflowRunner.infoFrom(first, runId),
+        this.logger,
+        this.runnerOptions,
+      )
+    );
+  }
+
+  private async executeLocked(grant: WorkflowTaskGrant): Promise<void> {
     const { runId } = grant;
     let runner = this.cache.get(runId);
     if (runner && runner.lastStartedEventId !== grant.start.previousStartedEventId) {
-      // Another worker advanced the run since we cached it: our copy is stale.
+      // Another worker advanced the run since we cached it (or a query replayed further): start over.
       this.cache.delete(runId);
       runner = undefined;
     }
     let history = grant.history;
+    if (runner && (history[0]?.eventId ?? 0) > runner.lastEventId + 1)
+      history = await this.fullHistory(grant.runId, history);
     if (!runner) {
-      if (history[0]?.eventId !== 1) history = await this.fullHistory(grant);
-      const workflow = this.workflows.get(grant.workflowType);
-      if (!workflow) {
-        const registered = [...this.workflows.keys()].join(', ') || 'none';
-        const failure = ApplicationFailure.create({
-          message: `Workflow type '${grant.workflowType}' is not registered on this worker (task queue '${grant.taskQueue}'; registered: ${registered}). The task is retried until a worker that knows the type polls the queue.`,
-          type: 'NotFoundError',
-        });
-        await this.fail(grant, 'UnknownWorkflowType', failure);
+      if (history[0]?.eventId !== 1) history = await this.fullHistory(grant.runId, history);
+      runner = this.newRunner(grant.workflowType, runId, history[0]!);
+      if (!runner) {
+        await this.fail(
+          grant,
+          'UnknownWorkflowType',
+          this.unknownType(grant.workflowType, grant.taskQueue),
+        );
         return;
       }
-      runner = new WorkflowRunner(
-        workflow,
-        WorkflowRunner.infoFrom(history[0]!, runId),
-        this.logger,
-      );
     }
 
     let commands;
     try {
-      commands = await runner.runTask({ startedEventId: grant.start.startedEventId, history });
+      commands = await runner.runTask({
+        startedEventId: grant.start.startedEventId,
+        history,
+        updates: grant.start.updates,
+      });
     } catch (error) {
       this.cache.delete(runId);
       const determinism = error instanceof DeterminismViolationError;
@@ -95,10 +145,17 @@ export class WorkflowTaskExecutor {
       for (const activity of outcome.eagerActivities) this.dispatch.runActivity(activity);
       if (!outcome.accepted) {
         this.cache.delete(runId);
-        this.logger.log('error', `Workflow task rejected: ${outcome.reason}`, {
+        this.logger.log('warn', `Workflow task not accepted: ${outcome.reason}`, {
           workflowId: grant.workflowId,
           runId,
         });
+      } else if (outcome.discarded) {
+        // Only rejected updates: the task left no trace, so the run is where it was before it.
+        runner.rewindSpeculativeTask(
+          grant.start.scheduledEventId - 1,
+          grant.start.previousStartedEventId,
+        );
+        this.cache.put(runId, runner);
       } else if (runner.activator.completed) {
         this.cache.delete(runId);
       } else {
@@ -113,10 +170,39 @@ export class WorkflowTaskExecutor {
     }
   }
 
-  private async fullHistory(grant: WorkflowTaskGrant): Promise<WorkflowTaskGrant['history']> {
-    const first = grant.history[0]?.eventId ?? Number.MAX_SAFE_INTEGER;
-    const stored = await this.engine.store.readHistory(grant.runId, 1);
-    return [...stored.filter((e) => e.eventId < first), ...grant.history];
+  private async executeQueryLocked(grant: QueryTaskGrant): Promise<void> {
+    let answer: { result: unknown } | { failure: ReturnType<typeof encodeFailure> };
+    try {
+      let runner = this.cache.get(grant.runId);
+      let history = grant.history;
+      if (!runner || (history[0]?.eventId ?? 0) > runner.lastEventId + 1) {
+        history = await this.fullHistory(grant.runId, history);
+        runner = undefined;
+        this.cache.delete(grant.runId);
+      }
+      runner ??= this.newRunner(grant.workflowType, grant.runId, history[0]!);
+      if (!runner) throw this.unknownType(grant.workflowType, grant.taskQueue);
+      await runner.catchUp(history);
+      const result = runner.query(grant.queryType, grant.args);
+      assertPayload(result, `the result of query '${grant.queryType}'`);
+      answer = { result };
+      if (!runner.activator.completed) this.cache.put(grant.runId, runner);
+    } catch (error) {
+      this.cache.delete(grant.runId);
+      answer = { failure: encodeFailure(error) };
+    }
+    try {
+      await this.engine.answerQuery(grant.claim, answer);
+    } catch (error) {
+      if (!(error instanceof TaskLostError)) throw error;
+    }
+  }
+
+  /** The run's stored history before `tail`'s first event, followed by `tail`. */
+  private async fullHistory(runId: string, tail: HistoryEvent[]): Promise<HistoryEvent[]> {
+    const first = tail[0]?.eventId ?? Number.MAX_SAFE_INTEGER;
+    const stored = await this.engine.store.readHistory(runId, 1);
+    return [...stored.filter((e) => e.eventId < first), ...tail];
   }
 
   private async fail(

@@ -1,4 +1,4 @@
-import { ActivityFailure, CancelledFailure } from '../common/failure.ts';
+import { ActivityFailure, CancelledFailure, ChildWorkflowFailure } from '../common/failure.ts';
 
 /**
  * True if `error` means "cancelled": a `CancelledFailure`, or an activity failure caused by one.
@@ -9,6 +9,7 @@ import { ActivityFailure, CancelledFailure } from '../common/failure.ts';
 export function isCancellation(error: unknown): boolean {
   return (
     error instanceof CancelledFailure ||
-    (error instanceof ActivityFailure && error.cause instanceof CancelledFailure)
+    ((error instanceof ActivityFailure || error instanceof ChildWorkflowFailure) &&
+      error.cause instanceof CancelledFailure)
   );
 }

@@ -46,7 +46,7 @@ test('starting a workflow id that is running throws WorkflowExecutionAlreadyStar
     assert.match(error.message, /'dup'/);
     // The running run is untouched and still the latest.
     const described = await env.client.workflow.getHandle('dup').describe();
-    assert.equal(described.runId, first.runId);
+    assert.equal(described.runId, first.firstExecutionRunId);
     assert.equal(described.status.name, 'Running');
     await first.terminate('test over');
   });
@@ -62,20 +62,20 @@ test('after a run closed, the same id starts a new run, and getHandle(id) follow
     });
     assert.equal(await first.result(), 'first');
     const latest = env.client.workflow.getHandle('reuse');
-    assert.equal((await latest.describe()).runId, first.runId);
+    assert.equal((await latest.describe()).runId, first.firstExecutionRunId);
 
     const second = await env.client.workflow.start(workflows.echoAfter, {
       ...opts,
       args: ['second', 0],
     });
-    assert.notEqual(second.runId, first.runId);
+    assert.notEqual(second.firstExecutionRunId, first.firstExecutionRunId);
     // The same unbound handle now resolves to the new run.
     assert.equal(await latest.result(), 'second');
-    assert.equal((await latest.describe()).runId, second.runId);
+    assert.equal((await latest.describe()).runId, second.firstExecutionRunId);
     const started = eventsOfType(await historyOf(latest), 'WorkflowExecutionStarted')[0]!;
     assert.deepEqual(started.attributes.input, ['second', 0]);
     // A handle bound to the first run still reads the first run.
-    const old = env.client.workflow.getHandle('reuse', first.runId);
+    const old = env.client.workflow.getHandle('reuse', first.firstExecutionRunId);
     assert.equal(await old.result(), 'first');
     assert.equal((await old.describe()).status.name, 'Completed');
   });
@@ -119,7 +119,7 @@ test('describe() shows status, type, task queue and pending activities with stat
         return d.pendingActivities.some((a) => a.state === 'BACKOFF') ? d : undefined;
       });
       assert.equal(description.workflowId, 'describe-me');
-      assert.equal(description.runId, handle.runId);
+      assert.equal(description.runId, handle.firstExecutionRunId);
       assert.equal(description.type, 'threePendingActivities');
       assert.equal(description.taskQueue, env.taskQueue);
       assert.equal(description.status.name, 'Running');
@@ -223,7 +223,7 @@ test('a second Client on the same file sees the runs of the first, and the other
       });
       const viaOther = other.workflow.getHandle('shared-file-1');
       assert.equal(await within(10_000, 'result', viaOther.result()), 'from the first client');
-      assert.equal((await viaOther.describe()).runId, handle.runId);
+      assert.equal((await viaOther.describe()).runId, handle.firstExecutionRunId);
 
       // Started through the second client's own connection, run by the worker on the first.
       const started = await other.workflow.start(workflows.echoAfter, {

@@ -47,9 +47,7 @@ test('Date.now() in the workflow advances by about the slept time', async () => 
 
 test(
   'Date.now() in workflow code is the same on replay as in the first execution',
-  {
-    todo: 'bug: WorkflowTaskStarted is written with the completion time, but live code saw the claim time (src/state/workflow-task.ts:77-90: writeStarted appends it at m.now)',
-  },
+  {},
   async () => {
     await withTestEnv(async (env) => {
       // No cache: the last task replays the first one from the history.

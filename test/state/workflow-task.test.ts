@@ -206,9 +206,7 @@ describe('completeWorkflowTask', () => {
 
   test(
     'WorkflowTaskStarted carries the time of the claim, as the worker saw it, not the completion time',
-    {
-      todo: 'bug: src/state/mutation.ts append() stamps every event with m.now; writeStarted() in src/state/workflow-task.ts writes the completion time',
-    },
+    {},
     () => {
       const run = new Run();
       const { claim, start } = run.claimWorkflowTask('w1', 100);
@@ -289,10 +287,13 @@ describe('completeWorkflowTask', () => {
       'ActivityTaskCompleted',
       'TimerFired',
     ]);
-    assert.equal(run.state.activities.a2, undefined);
-    assert.equal(run.state.timers.t1, undefined);
+    // Kept, marked, until the buffer is flushed: the held task may still cancel them.
+    assert.equal(run.state.activities.a2?.outcomeBuffered, true);
+    assert.equal(run.state.timers.t1?.firedBuffered, true);
 
     run.completeWorkflowTask(held.claim, [startTimer('t2')]);
+    assert.equal(run.state.activities.a2, undefined);
+    assert.equal(run.state.timers.t1, undefined);
     assert.deepEqual(types(run.last.events), [
       'WorkflowTaskStarted',
       'WorkflowTaskCompleted',
@@ -367,19 +368,11 @@ describe('completeWorkflowTask', () => {
     );
   });
 
-  test('a terminal command closes the run: no new task, buffered events dropped, all tasks deleted', () => {
+  test('a terminal command closes the run: no new task, all tasks deleted', () => {
     const run = new Run();
     run.runWorkflowTask([scheduleActivity('a1'), startTimer('t1')]);
     run.step((m) => requestCancelWorkflow(m));
-    const held = run.claimWorkflowTask();
-    run.step((m) => fireTimer(m, run.timerRow('t1')));
-    assert.equal(run.state.bufferedEvents.length, 1);
-    run.completeWorkflowTask(held.claim, [completeWorkflow({ total: 3 })]);
-    assert.deepEqual(types(run.last.events), [
-      'WorkflowTaskStarted',
-      'WorkflowTaskCompleted',
-      'WorkflowExecutionCompleted',
-    ]);
+    run.runWorkflowTask([completeWorkflow({ total: 3 })]);
     const completed = run.eventsOf('WorkflowExecutionCompleted')[0]!;
     assert.deepEqual(completed.attributes, {
       result: { total: 3 },
@@ -390,10 +383,35 @@ describe('completeWorkflowTask', () => {
     assert.equal(run.last.closed, true);
     assert.deepEqual(run.last.tasks.at(-1), { op: 'delete-run', runId: RUN_ID });
     assert.equal(run.tasks.size, 0);
-    assert.deepEqual(run.state.bufferedEvents, []);
     assert.deepEqual(run.state.activities, {});
     assert.deepEqual(run.state.timers, {});
     assert.equal(run.state.workflowTask, undefined);
+  });
+
+  test('closing over events the code has not seen is refused (UnhandledCommand): the next task sees them', () => {
+    const run = new Run();
+    run.runWorkflowTask([scheduleActivity('a1'), startTimer('t1')]);
+    run.step((m) => requestCancelWorkflow(m));
+    const held = run.claimWorkflowTask();
+    run.step((m) => fireTimer(m, run.timerRow('t1')));
+    assert.equal(run.state.bufferedEvents.length, 1);
+    run.completeWorkflowTask(held.claim, [completeWorkflow({ total: 3 })]);
+    assert.deepEqual(types(run.last.events), [
+      'WorkflowTaskStarted',
+      'WorkflowTaskFailed',
+      'TimerFired',
+      'WorkflowTaskScheduled',
+    ]);
+    assert.equal(run.eventsOf('WorkflowTaskFailed')[0]!.attributes.cause, 'UnhandledCommand');
+    assert.equal(run.state.status, 'Running');
+    assert.equal(run.workflowTaskRow?.state, 'ready');
+    assert.equal(
+      run.state.workflowTask?.attempt,
+      1,
+      'not a failure streak: no backoff, not transient',
+    );
+    run.runWorkflowTask([completeWorkflow({ total: 3 })]);
+    assert.equal(run.state.status, 'Completed');
   });
 
   test('FailWorkflowExecution and CancelWorkflowExecution close the run with their status', () => {
@@ -552,9 +570,7 @@ describe('bad commands', () => {
 
   test(
     'cancelling the same timer twice in one task is a BadCommandError, not a crash half-way',
-    {
-      todo: 'bug: validateCommands (src/state/commands-apply.ts:61) checks each cancel against the state before the batch; applyCommand then destructures an undefined timer (line 174)',
-    },
+    {},
     () => {
       const { run, claim } = heldRun();
       const m = new Mutation(structuredClone(run.state), run.now);
@@ -576,9 +592,7 @@ describe('bad commands', () => {
 
   test(
     'requesting cancellation of the same unstarted activity twice in one task is a BadCommandError',
-    {
-      todo: 'bug: validateCommands (src/state/commands-apply.ts:48) does not track activities cancelled earlier in the batch; applyCommand crashes at line 127',
-    },
+    {},
     () => {
       const { run, claim } = heldRun();
       const m = new Mutation(structuredClone(run.state), run.now);
@@ -601,9 +615,7 @@ describe('bad commands', () => {
 
   test(
     'cancelling a timer whose TimerFired is buffered is accepted (as Temporal does), not a BadCommand',
-    {
-      todo: 'bug: fireTimer deletes the timer from state when TimerFired is only buffered; a workflow that has not seen it yet and cancels it fails its task (src/state/commands-apply.ts:62)',
-    },
+    {},
     () => {
       const { run, claim } = heldRun();
       run.step((m) => fireTimer(m, run.timerRow('t1')));
@@ -613,9 +625,7 @@ describe('bad commands', () => {
 
   test(
     'requesting cancellation of an activity whose completion is buffered is accepted, not a BadCommand',
-    {
-      todo: 'bug: completion while a workflow task is held deletes the activity from state; the RequestCancelActivityTask the workflow makes in that task is refused (src/state/commands-apply.ts:49) and, on every retry, made again: the run never progresses',
-    },
+    {},
     () => {
       const { run, claim } = heldRun();
       const c = run.claimActivity('a1');
@@ -626,7 +636,7 @@ describe('bad commands', () => {
           { commandType: 'CancelWorkflowExecution', attributes: {} },
         ]),
       );
-      assert.ok(run.eventsOf('ActivityTaskCompleted').length === 1);
+      assert.equal(run.eventsOf('ActivityTaskCompleted').length, 1);
     },
   );
 });

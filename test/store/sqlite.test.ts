@@ -241,32 +241,25 @@ describe('SqliteStore: opening files', () => {
     }
   });
 
-  test(
-    'refusing a foreign SQLite database does not change its journal mode',
-    {
-      todo: 'bug: the SqliteStore constructor sets journal_mode = WAL before migrate() refuses the file',
-    },
-    () => {
-      const path = tempDbPath('crm.db');
-      const foreign = new Database(path);
-      foreign.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY)');
-      assert.equal(foreign.pragma('journal_mode', { simple: true }), 'delete');
-      foreign.close();
-      assert.throws(() => SqliteStore.open(path), StoreError);
-      const check = new Database(path, { readonly: true });
-      try {
-        assert.equal(check.pragma('journal_mode', { simple: true }), 'delete');
-      } finally {
-        check.close();
-      }
-    },
-  );
+  test('refusing a foreign SQLite database does not change its journal mode', {}, () => {
+    const path = tempDbPath('crm.db');
+    const foreign = new Database(path);
+    foreign.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY)');
+    assert.equal(foreign.pragma('journal_mode', { simple: true }), 'delete');
+    foreign.close();
+    assert.throws(() => SqliteStore.open(path), StoreError);
+    const check = new Database(path, { readonly: true });
+    try {
+      assert.equal(check.pragma('journal_mode', { simple: true }), 'delete');
+    } finally {
+      check.close();
+    }
+  });
 
   test(
     'a refused open leaves no connection to the file open',
     {
       skip: process.platform !== 'linux' && 'reads /proc/self/fd',
-      todo: 'bug: the SqliteStore constructor leaves this.writer open when migrate() throws',
     },
     () => {
       const path = tempDbPath('crm.db');
@@ -427,41 +420,35 @@ describe('SqliteStore: transactions', () => {
     });
   });
 
-  test(
-    'a hint listener that throws does not wedge the store',
-    {
-      todo: 'bug: a listener exception escapes runBatch() and stops drain() for good',
-    },
-    async () => {
-      const store = SqliteStore.open(tempDbPath());
-      let thrown = false;
-      store.subscribe(() => {
-        if (thrown) return;
-        thrown = true;
-        throw new Error('a buggy listener');
-      });
-      let queued: Promise<unknown> | undefined;
-      await store.transaction(async (tx) => {
-        queued = store.transaction((next) => next.getTask('r1/workflow'));
-        await tx.applyTaskChanges([{ op: 'put', task: workflowTask('r1') }]);
-      });
-      assert.ok(thrown);
-      assert.deepEqual(
-        await within(queued!, 'a transaction queued while the hint was sent', 2_000),
-        workflowTask('r1'),
-      );
-      assert.equal(
-        await within(
-          store.transaction(async () => 'later'),
-          'a later transaction',
-          2_000,
-        ),
-        'later',
-      );
-      // Closed only if not wedged: close() of a wedged store never returns and keeps the process alive.
-      await store.close();
-    },
-  );
+  test('a hint listener that throws does not wedge the store', {}, async () => {
+    const store = SqliteStore.open(tempDbPath());
+    let thrown = false;
+    store.subscribe(() => {
+      if (thrown) return;
+      thrown = true;
+      throw new Error('a buggy listener');
+    });
+    let queued: Promise<unknown> | undefined;
+    await store.transaction(async (tx) => {
+      queued = store.transaction((next) => next.getTask('r1/workflow'));
+      await tx.applyTaskChanges([{ op: 'put', task: workflowTask('r1') }]);
+    });
+    assert.ok(thrown);
+    assert.deepEqual(
+      await within(queued!, 'a transaction queued while the hint was sent', 2_000),
+      workflowTask('r1'),
+    );
+    assert.equal(
+      await within(
+        store.transaction(async () => 'later'),
+        'a later transaction',
+        2_000,
+      ),
+      'later',
+    );
+    // Closed only if not wedged: close() of a wedged store never returns and keeps the process alive.
+    await store.close();
+  });
 });
 
 describe('SqliteStore: several stores on one file', () => {
@@ -495,9 +482,7 @@ describe('SqliteStore: several stores on one file', () => {
 
   test(
     'a commit of its own does not hide another store’s commit from the external-change check',
-    {
-      todo: 'bug: runBatch() re-reads data_version after its COMMIT, absorbing other processes’ commits unannounced',
-    },
+    {},
     async () => {
       await withStores(async (open) => {
         const path = tempDbPath();

@@ -469,13 +469,13 @@ describe('parseListQuery: errors point at the offending token', () => {
 });
 
 const types = new Map([
-  ['CustomerId', SearchAttributeType.Keyword],
-  ['Description', SearchAttributeType.Text],
-  ['Amount', SearchAttributeType.Int],
-  ['Score', SearchAttributeType.Double],
-  ['Paid', SearchAttributeType.Bool],
-  ['DueDate', SearchAttributeType.Datetime],
-  ['Tags', SearchAttributeType.KeywordList],
+  ['CustomerId', SearchAttributeType.KEYWORD],
+  ['Description', SearchAttributeType.TEXT],
+  ['Amount', SearchAttributeType.INT],
+  ['Score', SearchAttributeType.DOUBLE],
+  ['Paid', SearchAttributeType.BOOL],
+  ['DueDate', SearchAttributeType.DATETIME],
+  ['Tags', SearchAttributeType.KEYWORD_LIST],
 ]);
 const resolve = (query: string) => resolveListQuery(query, types).filter;
 const resolveError = (query: string, expected: Parameters<typeof assertListQueryError>[2]) =>
@@ -575,7 +575,7 @@ describe('resolveListQuery', () => {
   test('a built-in attribute wins over a registry entry of the same name', () => {
     const filter = resolveListQuery(
       "WorkflowId = 'x'",
-      new Map([['WorkflowId', SearchAttributeType.Text]]),
+      new Map([['WorkflowId', SearchAttributeType.TEXT]]),
     ).filter;
     assert.equal(filter?.kind, 'predicate');
     assert.equal(filter.attribute.source, 'builtin');

@@ -24,13 +24,13 @@ import { compileSqliteFilter } from '../../src/visibility/sqlite-filter.ts';
 import { assertListQueryError } from './helpers.ts';
 
 const types: SearchAttributeTypes = new Map([
-  ['CustomerId', SearchAttributeType.Keyword],
-  ['Description', SearchAttributeType.Text],
-  ['Amount', SearchAttributeType.Int],
-  ['Priority', SearchAttributeType.Double],
-  ['Paid', SearchAttributeType.Bool],
-  ['DueDate', SearchAttributeType.Datetime],
-  ['Tags', SearchAttributeType.KeywordList],
+  ['CustomerId', SearchAttributeType.KEYWORD],
+  ['Description', SearchAttributeType.TEXT],
+  ['Amount', SearchAttributeType.INT],
+  ['Priority', SearchAttributeType.DOUBLE],
+  ['Paid', SearchAttributeType.BOOL],
+  ['DueDate', SearchAttributeType.DATETIME],
+  ['Tags', SearchAttributeType.KEYWORD_LIST],
 ]);
 
 interface Run {

@@ -69,6 +69,8 @@ export interface ExecutionRow {
   start_time: number;
   close_time: number | null;
   history_length: number;
+  memo: string | null;
+  search_attributes: string | null;
 }
 
 export function summaryFromRow(row: ExecutionRow): ExecutionSummary {
@@ -81,6 +83,14 @@ export function summaryFromRow(row: ExecutionRow): ExecutionSummary {
     startTime: row.start_time,
     ...(row.close_time !== null ? { closeTime: row.close_time } : {}),
     historyLength: row.history_length,
+    ...(row.memo !== null ? { memo: JSON.parse(row.memo) as Record<string, unknown> } : {}),
+    ...(row.search_attributes !== null
+      ? {
+          searchAttributes: JSON.parse(
+            row.search_attributes,
+          ) as ExecutionSummary['searchAttributes'],
+        }
+      : {}),
   };
 }
 
@@ -95,6 +105,8 @@ export function executionParams(state: ExecutionState): unknown[] {
     state.startTime,
     state.closeTime ?? null,
     state.nextEventId - 1,
+    state.memo ? JSON.stringify(state.memo) : null,
+    state.searchAttributes ? JSON.stringify(state.searchAttributes) : null,
     JSON.stringify(state),
   ];
 }

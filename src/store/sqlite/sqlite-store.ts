@@ -10,12 +10,12 @@
  * Reads outside transactions go through a second connection, so they never see a batch that is
  * still open.
  */
-import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../common/errors.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
+import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import { TaskState, type TaskChange, type TaskKind, type TaskRecord } from '../../state/tasks.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
@@ -28,6 +28,7 @@ import type {
   StoreTransaction,
 } from '../store.ts';
 import { migrate } from './migrations.ts';
+import { compileSqliteFilter } from '../../visibility/sqlite-filter.ts';
 import {
   eventFromRow,
   executionParams,
@@ -70,7 +71,7 @@ export class SqliteStore implements Store {
   readonly clock: Clock;
   private readonly writer: Database.Database;
   private readonly reader: Database.Database;
-  private readonly hints = new EventEmitter();
+  private readonly listeners = new Set<(hint: StoreHint) => void>();
   private readonly queue: Unit[] = [];
   private draining = false;
   private closed = false;
@@ -92,13 +93,17 @@ export class SqliteStore implements Store {
         'An in-memory SQLite store cannot be shared by two connections; use a file path.',
       );
     assertSqliteFile(file);
+    let writer: Database.Database | undefined;
     try {
-      this.writer = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
-      this.writer.pragma('journal_mode = WAL');
-      this.writer.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      migrate(this.writer, file);
+      writer = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
+      // Check (and create or upgrade) the schema first: a file that is refused is left as it was.
+      migrate(writer, file);
+      writer.pragma('journal_mode = WAL');
+      writer.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       this.reader = new Database(file, { readonly: true, timeout: options.busyTimeoutMs ?? 5000 });
+      this.writer = writer;
     } catch (error) {
+      writer?.close();
       if (error instanceof StoreError) throw error;
       throw new StoreError(`Cannot open ${file} as a Keel database: ${(error as Error).message}`, {
         cause: error,
@@ -106,7 +111,6 @@ export class SqliteStore implements Store {
     }
     this.s = prepareStatements(this.writer, this.reader);
     this.dataVersion = this.s.dataVersion.get() as number;
-    this.hints.setMaxListeners(0);
     this.watcher = setInterval(
       () => this.checkExternalChange(),
       options.externalChangePollMs ?? 50,
@@ -126,7 +130,17 @@ export class SqliteStore implements Store {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.queue.length > 0) await this.runBatch(this.queue.splice(0, MAX_BATCH));
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          await this.runBatch(batch);
+        } catch (error) {
+          // A failure of the transaction machinery itself (a savepoint that cannot be released):
+          // fail this batch, roll back, and keep serving the next ones.
+          if (this.writer.inTransaction) this.s.rollback.run();
+          for (const unit of batch) unit.reject(error);
+        }
+      }
     } finally {
       this.draining = false;
     }
@@ -141,6 +155,8 @@ export class SqliteStore implements Store {
       for (const unit of batch) unit.reject(error);
       return;
     }
+    // Commits by other processes since the last look would be hidden by our own commit below.
+    this.checkExternalChange(true);
     for (const unit of batch) {
       this.s.savepoint.run();
       const tx = new SqliteTransaction(this.s);
@@ -168,22 +184,35 @@ export class SqliteStore implements Store {
     batch.forEach((unit, i) =>
       outcomes[i]!.ok ? unit.resolve(outcomes[i]!.value) : unit.reject(outcomes[i]!.value),
     );
-    for (const hint of hints) this.hints.emit('hint', hint);
+    for (const hint of hints) this.emit(hint);
   }
 
   /** Commits by other processes bump `data_version` of this connection; they are announced as one hint. */
-  private checkExternalChange(): void {
-    if (this.draining || this.closed) return;
+  private checkExternalChange(inBatch = false): void {
+    if ((this.draining && !inBatch) || this.closed) return;
     const version = this.s.dataVersion.get() as number;
     if (version !== this.dataVersion) {
       this.dataVersion = version;
-      this.hints.emit('hint', { type: 'external-change' } satisfies StoreHint);
+      this.emit({ type: 'external-change' });
     }
   }
 
   subscribe(listener: (hint: StoreHint) => void): () => void {
-    this.hints.on('hint', listener);
-    return () => this.hints.off('hint', listener);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Hints are advisory: a listener that throws must not disturb the store or the other listeners. */
+  private emit(hint: StoreHint): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(hint);
+      } catch (error) {
+        process.emitWarning(
+          `A store hint listener threw: ${(error as Error)?.message ?? String(error)}`,
+        );
+      }
+    }
   }
 
   async getExecution(runId: string): Promise<ExecutionState | undefined> {
@@ -201,26 +230,47 @@ export class SqliteStore implements Store {
   async listExecutions(options: ListExecutionsOptions = {}): Promise<ExecutionSummary[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    const filter = (clause: string, value: unknown) => {
+    const filter = (clause: string, ...values: unknown[]) => {
       where.push(clause);
-      params.push(value);
+      params.push(...values);
     };
+    if (options.query) {
+      const compiled = compileSqliteFilter(options.query, await this.searchAttributeTypes());
+      filter(compiled.sql, ...compiled.params);
+    }
     if (options.workflowId !== undefined) filter('workflow_id = ?', options.workflowId);
     if (options.status !== undefined) filter('status = ?', options.status);
     if (options.workflowType !== undefined) filter('workflow_type = ?', options.workflowType);
     if (options.before) {
-      where.push('(start_time < ? OR (start_time = ? AND run_id < ?))');
-      params.push(options.before.startTime, options.before.startTime, options.before.runId);
+      const { startTime, runId } = options.before;
+      filter('(start_time < ? OR (start_time = ? AND run_id < ?))', startTime, startTime, runId);
     }
-    const sql = `SELECT run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, history_length
-      FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT ${SUMMARY_COLUMNS} FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY start_time DESC, run_id DESC LIMIT ?`;
     params.push(options.pageSize ?? 100);
     return (this.reader.prepare(sql).all(...params) as ExecutionRow[]).map(summaryFromRow);
   }
 
+  async countExecutions(query: string): Promise<number> {
+    const { sql, params } = compileSqliteFilter(query, await this.searchAttributeTypes());
+    return this.reader
+      .prepare(`SELECT COUNT(*) FROM executions WHERE ${sql}`)
+      .pluck()
+      .get(...params) as number;
+  }
+
   async readHistory(runId: string, fromEventId = 1): Promise<HistoryEvent[]> {
     return (this.s.readHistoryOutside.all(runId, fromEventId) as EventRow[]).map(eventFromRow);
+  }
+
+  async getTask(key: string): Promise<TaskRecord | undefined> {
+    const row = this.s.getTaskOutside.get(key) as TaskRow | undefined;
+    return row && taskFromRow(row);
+  }
+
+  async searchAttributeTypes(): Promise<Map<string, SearchAttributeType>> {
+    const rows = this.s.searchAttributeTypes.all() as { name: string; type: SearchAttributeType }[];
+    return new Map(rows.map((r) => [r.name, r.type]));
   }
 
   async activityTasks(runId: string): Promise<TaskRecord<'activity'>[]> {
@@ -273,6 +323,51 @@ class SqliteTransaction implements StoreTransaction {
     return this.s.runningRunId.get(workflowId) as string | undefined;
   }
 
+  async getLatestRunId(workflowId: string): Promise<string | undefined> {
+    this.check();
+    return this.s.latestRunId.get(workflowId) as string | undefined;
+  }
+
+  async checkSearchAttributeTypes(
+    types: Record<string, SearchAttributeType>,
+  ): Promise<string | undefined> {
+    this.check();
+    for (const [name, type] of Object.entries(types)) {
+      const known = this.s.searchAttributeType.get(name) as string | undefined;
+      if (known !== undefined && known !== type) {
+        return `Search attribute '${name}' is a ${known}, not a ${type}: its type was fixed by its first use. Use another name for ${type} values.`;
+      }
+    }
+    return undefined;
+  }
+
+  async registerSearchAttributeTypes(
+    types: Record<string, SearchAttributeType>,
+  ): Promise<string | undefined> {
+    const conflict = await this.checkSearchAttributeTypes(types);
+    if (conflict) return conflict;
+    for (const [name, type] of Object.entries(types))
+      this.s.insertSearchAttributeType.run(name, type);
+    return undefined;
+  }
+
+  async replaceSearchAttributes(
+    runId: string,
+    values: Record<string, SearchAttributeValue>,
+  ): Promise<void> {
+    this.check();
+    this.s.deleteSearchAttributes.run(runId);
+    for (const [name, entry] of Object.entries(values)) {
+      const stored = Array.isArray(entry.value) ? entry.value : [entry.value];
+      for (const value of stored)
+        this.s.insertSearchAttribute.run(
+          runId,
+          name,
+          typeof value === 'boolean' ? (value ? 1 : 0) : value,
+        );
+    }
+  }
+
   async insertExecution(state: ExecutionState): Promise<void> {
     this.check();
     this.s.insertExecution.run(...executionParams(state));
@@ -284,9 +379,12 @@ class SqliteTransaction implements StoreTransaction {
       state.status,
       state.closeTime ?? null,
       state.nextEventId - 1,
+      state.memo ? JSON.stringify(state.memo) : null,
+      state.searchAttributes ? JSON.stringify(state.searchAttributes) : null,
       JSON.stringify(state),
       state.runId,
     );
+    this.hints.push({ type: 'run-updated', runId: state.runId });
     if (state.status !== 'Running') this.hints.push({ type: 'run-closed', runId: state.runId });
   }
 
@@ -327,6 +425,8 @@ class SqliteTransaction implements StoreTransaction {
           this.hints.push({ type: 'task-ready', kind: task.kind, taskQueue: task.taskQueue });
         }
         if (task.expiresAt !== undefined) this.hints.push({ type: 'expiry', at: task.expiresAt });
+        if (task.kind === 'query' && task.data.answer)
+          this.hints.push({ type: 'query-answered', key: task.key });
       }
     }
   }
@@ -342,6 +442,9 @@ class SqliteTransaction implements StoreTransaction {
   }
 }
 
+const SUMMARY_COLUMNS =
+  'run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, history_length, memo, search_attributes';
+
 /**
  * Task keys start with `<runId>/` (see `taskKey`), so a run's tasks are one range of the key index:
  * no separate run_id index to maintain on every insert and delete.
@@ -353,8 +456,7 @@ function runKeyRange(runId: string): [string, string] {
 function prepareStatements(w: Database.Database, r: Database.Database) {
   const taskColumns =
     'key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data';
-  const summaryColumns =
-    'run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, history_length';
+  const summaryColumns = SUMMARY_COLUMNS;
   return {
     begin: w.prepare('BEGIN IMMEDIATE'),
     commit: w.prepare('COMMIT'),
@@ -368,11 +470,28 @@ function prepareStatements(w: Database.Database, r: Database.Database) {
       .prepare(`SELECT run_id FROM executions WHERE workflow_id = ? AND status = 'Running'`)
       .pluck(),
     insertExecution: w.prepare(
-      `INSERT INTO executions (${summaryColumns}, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO executions (${summaryColumns}, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    latestRunId: w
+      .prepare(
+        'SELECT run_id FROM executions WHERE workflow_id = ? ORDER BY start_time DESC, run_id DESC LIMIT 1',
+      )
+      .pluck(),
+    searchAttributeType: w
+      .prepare('SELECT type FROM search_attribute_types WHERE name = ?')
+      .pluck(),
+    insertSearchAttributeType: w.prepare(
+      'INSERT OR IGNORE INTO search_attribute_types (name, type) VALUES (?, ?)',
+    ),
+    deleteSearchAttributes: w.prepare('DELETE FROM search_attributes WHERE run_id = ?'),
+    insertSearchAttribute: w.prepare(
+      'INSERT OR IGNORE INTO search_attributes (run_id, name, value) VALUES (?, ?, ?)',
+    ),
+    getTaskOutside: r.prepare(`SELECT ${taskColumns} FROM tasks WHERE key = ?`),
+    searchAttributeTypes: r.prepare('SELECT name, type FROM search_attribute_types ORDER BY name'),
     updateExecution: w.prepare(
       // Identity columns never change: leaving them out spares their indexes.
-      'UPDATE executions SET status = ?, close_time = ?, history_length = ?, state = ? WHERE run_id = ?',
+      'UPDATE executions SET status = ?, close_time = ?, history_length = ?, memo = ?, search_attributes = ?, state = ? WHERE run_id = ?',
     ),
     insertEvent: w.prepare(
       'INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes) VALUES (?, ?, ?, ?, ?)',

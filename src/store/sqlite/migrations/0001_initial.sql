@@ -16,6 +16,8 @@ CREATE TABLE executions (
   start_time INTEGER NOT NULL,
   close_time INTEGER,
   history_length INTEGER NOT NULL,
+  memo TEXT,
+  search_attributes TEXT,
   state TEXT NOT NULL
 ) STRICT;
 
@@ -23,6 +25,25 @@ CREATE TABLE executions (
 CREATE UNIQUE INDEX executions_running_workflow_id ON executions (workflow_id) WHERE status = 'Running';
 CREATE INDEX executions_workflow_id ON executions (workflow_id, start_time);
 CREATE INDEX executions_start_time ON executions (start_time, run_id);
+CREATE INDEX executions_type_start_time ON executions (workflow_type, start_time);
+CREATE INDEX executions_status_start_time ON executions (status, start_time);
+CREATE INDEX executions_close_time ON executions (close_time) WHERE close_time IS NOT NULL;
+
+-- Typed search attributes: one row per value (a keyword list has one per element), for list queries.
+CREATE TABLE search_attributes (
+  run_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value ANY,
+  PRIMARY KEY (run_id, name, value)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX search_attributes_by_value ON search_attributes (name, value, run_id);
+
+-- The type of each search attribute name, fixed by its first use.
+CREATE TABLE search_attribute_types (
+  name TEXT PRIMARY KEY,
+  type TEXT NOT NULL
+) STRICT;
 
 CREATE TABLE history_events (
   run_id TEXT NOT NULL,

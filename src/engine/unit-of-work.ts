@@ -1,0 +1,103 @@
+/**
+ * The runs one store transaction touches. An operation on one run may affect others (a child to
+ * start, a parent to notify, a signal to deliver, the next run of a chain); all of them are loaded,
+ * changed and written in the same transaction, so a crash never leaves half of such a step done.
+ */
+import { WorkflowNotFoundError } from '../common/errors.ts';
+import { isRunning } from '../state/execution-state.ts';
+import { Mutation } from '../state/mutation.ts';
+import type { SearchAttributeType } from '../state/search-attributes.ts';
+import type { StoreTransaction } from '../store/store.ts';
+
+export class UnitOfWork {
+  private readonly loaded = new Map<string, Mutation>();
+  /** Runs created in this transaction, inserted after the updates (a chain's old run closes first). */
+  private readonly created: Mutation[] = [];
+
+  constructor(
+    readonly tx: StoreTransaction,
+    readonly now: number,
+    private readonly location: string,
+  ) {}
+
+  /** The run's mutation, loaded once per transaction. */
+  async load(runId: string): Promise<Mutation | undefined> {
+    const cached = this.loaded.get(runId);
+    if (cached) return cached;
+    const state = await this.tx.getExecution(runId);
+    if (!state) return undefined;
+    const m = new Mutation(state, this.now);
+    this.loaded.set(runId, m);
+    return m;
+  }
+
+  async require(runId: string): Promise<Mutation> {
+    const m = await this.load(runId);
+    if (!m)
+      throw new WorkflowNotFoundError(`No workflow run '${runId}' in ${this.location}.`, '', runId);
+    return m;
+  }
+
+  /** The running run of `workflowId` as this transaction sees it (including runs it started or closed). */
+  async running(workflowId: string): Promise<Mutation | undefined> {
+    for (const m of this.loaded.values()) {
+      if (m.state.workflowId === workflowId && isRunning(m.state)) return m;
+    }
+    const runId = await this.tx.getRunningRunId(workflowId);
+    if (!runId) return undefined;
+    const m = await this.load(runId);
+    return m && isRunning(m.state) ? m : undefined;
+  }
+
+  /** The given run, or the latest run of `workflowId`. */
+  async find(workflowId: string, runId: string | undefined): Promise<Mutation | undefined> {
+    if (runId) {
+      const m = await this.load(runId);
+      return m && m.state.workflowId === workflowId ? m : undefined;
+    }
+    const running = await this.running(workflowId);
+    if (running) return running;
+    const latest = await this.tx.getLatestRunId(workflowId);
+    return latest ? this.load(latest) : undefined;
+  }
+
+  create(m: Mutation): void {
+    this.loaded.set(m.state.runId, m);
+    this.created.push(m);
+  }
+
+  /** Every run touched, for effects processing. */
+  get runs(): Iterable<Mutation> {
+    return this.loaded.values();
+  }
+
+  /** Writes every touched run: updates of existing runs first, then the runs created. */
+  async persist(): Promise<void> {
+    const created = new Set(this.created);
+    const types: Record<string, SearchAttributeType> = {};
+    for (const m of this.loaded.values()) {
+      if (!m.searchAttributesChanged) continue;
+      for (const [name, value] of Object.entries(m.state.searchAttributes ?? {}))
+        types[name] = value.type;
+    }
+    if (Object.keys(types).length > 0) {
+      const conflict = await this.tx.registerSearchAttributeTypes(types);
+      if (conflict) throw new TypeError(conflict);
+    }
+    for (const m of this.loaded.values()) {
+      if (created.has(m)) continue;
+      if (m.events.length > 0) await this.tx.appendEvents(m.state.runId, m.events);
+      await this.tx.updateExecution(m.state);
+      if (m.tasks.length > 0) await this.tx.applyTaskChanges(m.tasks);
+      if (m.searchAttributesChanged)
+        await this.tx.replaceSearchAttributes(m.state.runId, m.state.searchAttributes ?? {});
+    }
+    for (const m of this.created) {
+      await this.tx.insertExecution(m.state);
+      await this.tx.appendEvents(m.state.runId, m.events);
+      await this.tx.applyTaskChanges(m.tasks);
+      if (m.searchAttributesChanged)
+        await this.tx.replaceSearchAttributes(m.state.runId, m.state.searchAttributes ?? {});
+    }
+  }
+}

@@ -61,6 +61,8 @@ export class TimeSkipper {
 
   /** Advances time by `ms`, firing due timers one after another and letting workers react to each. */
   async sleep(ms: number): Promise<void> {
+    // Let the work already under way (a start, a workflow task) finish first: it is part of "now".
+    await this.settle();
     const target = this.clock.now() + ms;
     for (;;) {
       await this.settle();

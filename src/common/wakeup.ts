@@ -1,8 +1,7 @@
-import { setTimeout as realDelay } from 'node:timers/promises';
-
 /**
  * A level-triggered wake-up for polling loops: a `notify()` between `reset()` and `wait()` is never
  * lost, and `wait()` also returns after `ms` (polling is the fallback when hints are missed).
+ * Plain timers rather than AbortSignals: this sits on every poll and every result wait.
  */
 export class Wakeup {
   private pending = false;
@@ -17,18 +16,17 @@ export class Wakeup {
     this.waiter?.();
   }
 
-  async wait(ms: number): Promise<void> {
-    if (this.pending) return;
-    const controller = new AbortController();
-    const woken = new Promise<void>((resolve) => (this.waiter = resolve));
-    try {
-      await Promise.race([
-        woken,
-        realDelay(ms, undefined, { signal: controller.signal }).catch(() => undefined),
-      ]);
-    } finally {
-      controller.abort();
-      this.waiter = undefined;
-    }
+  wait(ms: number): Promise<void> {
+    if (this.pending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const waiter = this;
+      function done(): void {
+        clearTimeout(timer);
+        if (waiter.waiter === done) waiter.waiter = undefined;
+        resolve();
+      }
+      this.waiter = done;
+    });
   }
 }

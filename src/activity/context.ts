@@ -6,6 +6,7 @@ import { setTimeout as realDelay } from 'node:timers/promises';
 import { toMs, type Duration } from '../common/duration.ts';
 import { IllegalStateError } from '../common/errors.ts';
 import { CancelledFailure } from '../common/failure.ts';
+import { maybeActivator } from '../runtime/context.ts';
 
 /** Why an activity's cancellation signal fired. */
 export type ActivityCancellationReason =
@@ -69,10 +70,16 @@ export class Context {
   /** The context of the activity this code runs in; throws outside an activity. */
   static current(): Context {
     const context = activityStorage.getStore();
-    if (!context)
+    if (!context) {
+      if (maybeActivator()) {
+        throw new IllegalStateError(
+          'An activity function was called directly from workflow code. Call activities through proxyActivities() so that they run (and are retried) as activities, with their result recorded in the history.',
+        );
+      }
       throw new IllegalStateError(
         'Context.current() can only be called from code an activity runs.',
       );
+    }
     return context;
   }
 

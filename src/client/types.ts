@@ -3,7 +3,6 @@ import type { RetryPolicy } from '../common/retry-policy.ts';
 import type { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '../engine/engine.ts';
 import type { SearchAttributeValue, SearchAttributeValues } from '../state/search-attributes.ts';
 import type { ExecutionStatus } from '../state/execution-state.ts';
-import type { HistoryEvent } from '../state/events.ts';
 
 /** A workflow function, as seen by the client. */
 export type Workflow = (...args: any[]) => Promise<unknown>;
@@ -75,9 +74,4 @@ export interface WorkflowExecutionDescription {
   lastWorkflowTaskFailure?: { cause: string; message: string; attempt: number; time: Date };
 }
 
-/** A run's history, as `fetchHistory()` returns it and replay takes it. */
-export interface WorkflowHistory {
-  workflowId: string;
-  runId: string;
-  events: HistoryEvent[];
-}
+export type { WorkflowHistory } from '../replay/history-file.ts';

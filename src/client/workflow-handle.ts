@@ -17,6 +17,7 @@ import {
 import { assertPayload } from '../common/payload.ts';
 import { Wakeup } from '../common/wakeup.ts';
 import type { Engine } from '../engine/engine.ts';
+import { HISTORY_FORMAT, HISTORY_FORMAT_VERSION } from '../replay/history-file.ts';
 import type {
   QueryDefinition,
   SignalDefinition,
@@ -168,6 +169,8 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
   async fetchHistory(): Promise<WorkflowHistory> {
     const runId = await this.resolveRunId();
     return {
+      format: HISTORY_FORMAT,
+      version: HISTORY_FORMAT_VERSION,
       workflowId: this.workflowId,
       runId,
       events: await this.engine.store.readHistory(runId),

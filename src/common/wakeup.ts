@@ -19,13 +19,12 @@ export class Wakeup {
   wait(ms: number): Promise<void> {
     if (this.pending) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const waiter = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        if (waiter.waiter === done) waiter.waiter = undefined;
+        if (this.waiter === done) this.waiter = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.waiter = done;
     });
   }

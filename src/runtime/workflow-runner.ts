@@ -157,6 +157,17 @@ export class WorkflowRunner {
     this.unmatched = [];
   }
 
+  /** Replays a whole history and checks that every recorded command was made again. */
+  async replayAll(history: HistoryEvent[]): Promise<void> {
+    await this.catchUp(history);
+    const last = history.at(-1)!;
+    this.assertAllMatched({
+      ...last,
+      eventId: last.eventId + 1,
+      eventType: 'end of history',
+    } as unknown as HistoryEvent);
+  }
+
   /** Answers a query from the run's current state. */
   query(name: string, args: unknown[]): unknown {
     return this.activator.messages.query(name, args);

@@ -254,6 +254,58 @@ interface ChildOutcomeBase {
 
 export type EventType = keyof EventAttributes;
 
+/** Every event type, for validating histories read from files. */
+export const EVENT_TYPES = [
+  'WorkflowExecutionStarted',
+  'WorkflowTaskScheduled',
+  'WorkflowTaskStarted',
+  'WorkflowTaskCompleted',
+  'WorkflowTaskFailed',
+  'WorkflowTaskTimedOut',
+  'ActivityTaskScheduled',
+  'ActivityTaskStarted',
+  'ActivityTaskCompleted',
+  'ActivityTaskFailed',
+  'ActivityTaskTimedOut',
+  'ActivityTaskCancelRequested',
+  'ActivityTaskCanceled',
+  'TimerStarted',
+  'TimerFired',
+  'TimerCanceled',
+  'WorkflowExecutionCompleted',
+  'WorkflowExecutionFailed',
+  'WorkflowExecutionTimedOut',
+  'WorkflowExecutionCancelRequested',
+  'WorkflowExecutionCanceled',
+  'WorkflowExecutionTerminated',
+  'WorkflowExecutionContinuedAsNew',
+  'WorkflowExecutionSignaled',
+  'WorkflowExecutionUpdateAccepted',
+  'WorkflowExecutionUpdateCompleted',
+  'StartChildWorkflowExecutionInitiated',
+  'StartChildWorkflowExecutionFailed',
+  'ChildWorkflowExecutionStarted',
+  'ChildWorkflowExecutionCompleted',
+  'ChildWorkflowExecutionFailed',
+  'ChildWorkflowExecutionCanceled',
+  'ChildWorkflowExecutionTimedOut',
+  'ChildWorkflowExecutionTerminated',
+  'SignalExternalWorkflowExecutionInitiated',
+  'ExternalWorkflowExecutionSignaled',
+  'SignalExternalWorkflowExecutionFailed',
+  'RequestCancelExternalWorkflowExecutionInitiated',
+  'ExternalWorkflowExecutionCancelRequested',
+  'RequestCancelExternalWorkflowExecutionFailed',
+  'UpsertWorkflowSearchAttributes',
+  'WorkflowPropertiesModified',
+  'MarkerRecorded',
+] as const satisfies readonly EventType[];
+
+// Compile-time check that the list above names every event type.
+type MissingEventTypes = Exclude<EventType, (typeof EVENT_TYPES)[number]>;
+const everyEventTypeListed: MissingEventTypes extends never ? true : MissingEventTypes = true;
+void everyEventTypeListed;
+
 /** Why a workflow task failed, as recorded in `WorkflowTaskFailed.cause`. */
 export type WorkflowTaskFailedCause =
   | 'WorkflowWorkerUnhandledFailure'

@@ -15,3 +15,11 @@ export { consoleLogger } from '../common/logger.ts';
 export { SqliteStore, type SqliteStoreOptions } from '../store/sqlite/sqlite-store.ts';
 export { openStore } from '../store/open-store.ts';
 export type { Store } from '../store/store.ts';
+export type { ReplayOptions, ReplayResult } from '../replay/replay.ts';
+export {
+  parseHistory,
+  HistoryFormatError,
+  type WorkflowHistory,
+  HISTORY_FORMAT,
+  HISTORY_FORMAT_VERSION,
+} from '../replay/history-file.ts';

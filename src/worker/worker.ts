@@ -25,6 +25,13 @@ import type { ActivityFunction } from '../workflow/activities.ts';
 import { ActivityExecutor } from './activity-executor.ts';
 import type { Dispatch } from './dispatch.ts';
 import { Slots } from './slots.ts';
+import { ModuleStateWatch } from './module-state-watch.ts';
+import {
+  replayHistories,
+  replayHistory,
+  type ReplayOptions,
+  type ReplayResult,
+} from '../replay/replay.ts';
 import { Wakeup } from '../common/wakeup.ts';
 import { WorkflowTaskExecutor } from './workflow-task-executor.ts';
 
@@ -107,6 +114,7 @@ export class Worker {
     private readonly ownsStore: boolean,
     private readonly workflowTypes: Map<string, WorkflowFunction>,
     private readonly activityTypes: Map<string, ActivityFunction>,
+    workflowSources: Record<string, unknown>[] = [],
   ) {
     this.identity = options.identity ?? `${process.pid}@${hostname()}`;
     this.taskQueue = options.taskQueue;
@@ -127,6 +135,7 @@ export class Worker {
       options.continueAsNewSuggestedAtHistoryLength !== undefined
         ? { continueAsNewSuggestedAt: options.continueAsNewSuggestedAtHistoryLength }
         : {},
+      workflowSources.map((source) => new ModuleStateWatch(source, this.logger)),
     );
     this.activityExecutor = new ActivityExecutor(
       this.engine,
@@ -152,17 +161,19 @@ export class Worker {
         `Worker.create needs a store or a connection (a SQLite file path such as './keel.db').`,
       );
     }
-    let workflowSource = options.workflows ?? {};
+    // Module namespaces are kept as they are (not copied): their exports are live bindings.
+    const workflowSources = [options.workflows ?? {}];
     if (options.workflowsPath) {
-      workflowSource = {
-        ...workflowSource,
-        ...((await import(pathToFileURL(resolve(options.workflowsPath)).href)) as Record<
+      workflowSources.push(
+        (await import(pathToFileURL(resolve(options.workflowsPath)).href)) as Record<
           string,
           unknown
-        >),
-      };
+        >,
+      );
     }
-    const workflows = functionsOf(workflowSource) as Map<string, WorkflowFunction>;
+    const workflows = new Map([
+      ...workflowSources.flatMap((source) => [...functionsOf(source)]),
+    ]) as Map<string, WorkflowFunction>;
     const activities = functionsOf(options.activities ?? {}) as Map<string, ActivityFunction>;
     if (workflows.size === 0 && activities.size === 0) {
       throw new TypeError('Worker.create needs workflows (or workflowsPath) or activities to run.');
@@ -176,7 +187,26 @@ export class Worker {
     }
     toMs(options.shutdownGraceTime ?? 0, 'shutdownGraceTime');
     const store = options.store ?? openStore(options.connection!);
-    return new Worker(options, store, !options.store, workflows, activities);
+    return new Worker(options, store, !options.store, workflows, activities, workflowSources);
+  }
+
+  /**
+   * Replays a saved history against `workflows` and throws `DeterminismViolationError` if the code
+   * now makes different commands: run it in CI over histories of runs in flight before deploying.
+   *
+   * @example
+   * await Worker.runReplayHistory({ workflows }, JSON.parse(readFileSync('histories/order-42.json', 'utf8')));
+   */
+  static runReplayHistory(options: ReplayOptions, history: unknown): Promise<void> {
+    return replayHistory(options, history);
+  }
+
+  /** Replays many histories; yields each one's outcome (with `error` when it diverged). */
+  static runReplayHistories(
+    options: ReplayOptions,
+    histories: Iterable<unknown> | AsyncIterable<unknown>,
+  ): AsyncIterable<ReplayResult> {
+    return replayHistories(options, histories);
   }
 
   get state(): WorkerState {

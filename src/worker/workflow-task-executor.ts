@@ -16,6 +16,7 @@ import { WorkflowRunner, type RunnerOptions } from '../runtime/workflow-runner.t
 import type { HistoryEvent, WorkflowTaskFailedCause } from '../state/events.ts';
 import type { Dispatch } from './dispatch.ts';
 import { WorkflowCache } from './workflow-cache.ts';
+import type { ModuleStateWatch } from './module-state-watch.ts';
 
 export class WorkflowTaskExecutor {
   readonly cache: WorkflowCache;
@@ -29,6 +30,7 @@ export class WorkflowTaskExecutor {
     maxCachedWorkflows: number,
     private readonly dispatch: Dispatch,
     private readonly runnerOptions: RunnerOptions = {},
+    private readonly moduleWatches: ModuleStateWatch[] = [],
   ) {
     this.cache = new WorkflowCache(maxCachedWorkflows);
   }
@@ -129,6 +131,7 @@ export class WorkflowTaskExecutor {
       return;
     }
 
+    for (const watch of this.moduleWatches) watch.check(grant.workflowType);
     crashPoint('workflow-task-before-complete');
     const scheduling = commands.filter((c) => c.commandType === 'ScheduleActivityTask').length;
     const eager = scheduling > 0 ? this.dispatch.reserveActivities(scheduling) : undefined;

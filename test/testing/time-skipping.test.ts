@@ -81,3 +81,44 @@ test('without a result being awaited, time does not skip; env.sleep moves it by 
     assert.ok(after - before >= 2 * DAY);
   });
 });
+
+test('condition with a 3-day timeout returns false after 3 days of skipped time', async () => {
+  await withTimeSkipping(async (env) => {
+    const realStart = performance.now();
+    const outcome = await env.client.workflow.execute(workflows.awaitsApproval, {
+      taskQueue: 'time',
+      workflowId: 'no-approval',
+    });
+    assert.equal(outcome.approved, false);
+    assert.equal(
+      outcome.waitedMs >= 3 * DAY,
+      true,
+      `waited ${outcome.waitedMs} ms of workflow time`,
+    );
+    assert.equal(performance.now() - realStart < 2000, true);
+  });
+});
+
+test('a signal sent after a day of skipped time wakes the condition before its timeout', async () => {
+  await withTimeSkipping(async (env) => {
+    const handle = await env.client.workflow.start(workflows.awaitsApproval, {
+      taskQueue: 'time',
+      workflowId: 'approved-on-day-1',
+    });
+    await env.sleep('1 day');
+    await handle.signal(workflows.approve);
+    const outcome = await handle.result();
+    assert.equal(outcome.approved, true);
+    assert.equal(
+      outcome.waitedMs >= DAY && outcome.waitedMs < 2 * DAY,
+      true,
+      `waited ${outcome.waitedMs} ms`,
+    );
+    const { events } = await handle.fetchHistory();
+    assert.equal(
+      events.filter((e) => e.eventType === 'TimerCanceled').length,
+      1,
+      'the timeout timer was cancelled',
+    );
+  });
+});

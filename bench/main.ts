@@ -1,162 +1,118 @@
 /**
- * `npm run bench`: workload W3 (a workflow calling three activities in sequence) in one process on a
- * SQLite file: throughput with up to `--concurrency` workflows in flight, and end-to-end latency one
- * at a time, next to the raw single-row commit rate of the same disk and settings.
+ * `npm run bench`: W3 throughput and latency on a SQLite file (fsync on) next to the raw commit rate
+ * of the same disk, then the replay benchmarks (cold replay of a 10,000-event history, heap of a
+ * cached idle workflow). Prints a table; `--json` prints one JSON object on stdout instead.
  *
- * Options: --json (one JSON object on stdout), --workflows N (2000), --concurrency N (100),
- * --latency-runs N (300), --synchronous full|normal (full).
+ * Options: --json, --workflows N (2000), --concurrency N (100), --latency-runs N (300),
+ * --synchronous full|normal (full), --only w3|replay.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client } from 'keel/client';
-import { SqliteStore, Worker } from 'keel/worker';
-import { rawCommitsPerSecond } from './baseline.ts';
-import { summarize } from './stats.ts';
-import * as activities from './w3-activities.ts';
-import * as workflows from './w3-workflows.ts';
+import { benchReplay } from './replay.ts';
+import { benchW3 } from './w3.ts';
 
-const { values } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    workflows: { type: 'string', default: '2000' },
-    concurrency: { type: 'string', default: '100' },
-    'latency-runs': { type: 'string', default: '300' },
-    synchronous: { type: 'string', default: 'full' },
-    store: { type: 'string', default: 'sqlite' },
-  },
-});
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      workflows: { type: 'string', default: '2000' },
+      concurrency: { type: 'string', default: '100' },
+      'latency-runs': { type: 'string', default: '300' },
+      synchronous: { type: 'string', default: 'full' },
+      store: { type: 'string', default: 'sqlite' },
+      only: { type: 'string' },
+    },
+  }));
+} catch (error) {
+  fail(
+    `${(error as Error).message}. Options: --json --workflows N --concurrency N --latency-runs N --synchronous full|normal --only w3|replay`,
+  );
+}
 const positive = (name: string, value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`bench: --${name} must be a whole number of at least 1, not '${value}'`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(n) || n < 1)
+    fail(`--${name} must be a whole number of at least 1, not '${value}'`);
   return n;
 };
 const total = positive('workflows', values.workflows);
 const concurrency = positive('concurrency', values.concurrency);
 const latencyRuns = positive('latency-runs', values['latency-runs']);
-const synchronous = values.synchronous as 'full' | 'normal';
-if (synchronous !== 'full' && synchronous !== 'normal') {
-  console.error(
-    `bench: --synchronous must be 'full' or 'normal', not '${String(values.synchronous)}'`,
-  );
-  process.exit(2);
-}
-if (values.store !== 'sqlite') {
-  console.error(`bench: --store ${values.store} is not available yet; only sqlite.`);
-  process.exit(2);
-}
+const synchronous = values.synchronous;
+if (synchronous !== 'full' && synchronous !== 'normal')
+  fail(`--synchronous must be 'full' or 'normal', not '${synchronous}'`);
+if (values.store !== 'sqlite') fail(`--store ${values.store} is not available yet; only sqlite.`);
+if (values.only !== undefined && values.only !== 'w3' && values.only !== 'replay')
+  fail(`--only must be 'w3' or 'replay', not '${values.only}'`);
+if (!(globalThis as { gc?: unknown }).gc)
+  console.error('bench: run with --expose-gc (npm run bench does) for the memory figures.');
 
-const dir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
 const log = (line: string) => values.json || console.error(line);
+const dir = mkdtempSync(join(tmpdir(), 'keel-bench-'));
 try {
-  log(`Measuring raw SQLite commits (synchronous=${synchronous.toUpperCase()}) in ${dir} ...`);
-  const rawCommits = rawCommitsPerSecond(join(dir, 'baseline.db'), synchronous);
-
-  const store = SqliteStore.open(join(dir, 'keel.db'), { synchronous });
-  const client = new Client({ store });
-  const taskQueue = 'bench';
-  const worker = await Worker.create({
-    store,
-    taskQueue,
-    workflows,
-    activities,
-    maxConcurrentWorkflowTaskExecutions: Math.max(concurrency, 40),
-    maxConcurrentActivityTaskExecutions: Math.max(concurrency, 100),
-    handleSignals: false,
-    logger: { log: (level, message) => level === 'error' && console.error(message) },
-  });
-  const running = worker.run();
-
-  const runOne = async (id: string, input: number): Promise<number> => {
-    const started = performance.now();
-    const result = await client.workflow.execute(workflows.w3, {
-      taskQueue,
-      workflowId: id,
-      args: [input],
-    });
-    if (result !== input + 3)
-      throw new Error(`workflow ${id} returned ${result}, expected ${input + 3}`);
-    return performance.now() - started;
-  };
-
-  // Warm-up: JIT and caches, not measured.
-  for (let i = 0; i < 50; i++) await runOne(`warmup-${i}`, i);
-
-  log(`Throughput: ${total} workflows, up to ${concurrency} in flight ...`);
-  const loadLatencies: number[] = [];
-  let next = 0;
-  const throughputStart = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, total) }, async () => {
-      while (next < total) {
-        const i = next++;
-        loadLatencies.push(await runOne(`load-${i}`, i));
-      }
-    }),
-  );
-  const throughputSeconds = (performance.now() - throughputStart) / 1000;
-
-  log(`Latency: ${latencyRuns} workflows one at a time ...`);
-  const serialLatencies: number[] = [];
-  for (let i = 0; i < latencyRuns; i++) serialLatencies.push(await runOne(`serial-${i}`, i));
-
-  worker.shutdown();
-  await running;
-  await client.close();
-  await store.close();
-
-  const throughput = total / throughputSeconds;
-  const serial = summarize(serialLatencies);
-  const load = summarize(loadLatencies);
-  const report = {
-    workload: 'W3',
-    store: 'sqlite',
-    durability: `WAL, synchronous=${synchronous.toUpperCase()}`,
-    node: process.version,
-    workflows: total,
-    concurrency,
-    throughputWorkflowsPerSecond: round(throughput),
-    underLoadLatencyMs: { p50: round(load.p50), p99: round(load.p99) },
-    serialLatencyMs: { p50: round(serial.p50), p99: round(serial.p99), runs: latencyRuns },
-    rawSqliteCommitsPerSecond: round(rawCommits),
-    workflowsPerRawCommit: round(throughput / rawCommits, 3),
-  };
+  const w3 =
+    values.only === 'replay'
+      ? undefined
+      : await benchW3({ dir, total, concurrency, latencyRuns, synchronous, log });
+  if (values.only !== 'w3')
+    log('Replay: cold replay of a 10,000-event history, and cached idle workflows ...');
+  const replay = values.only === 'w3' ? undefined : await benchReplay();
   if (values.json) {
-    console.log(JSON.stringify(report));
+    console.log(
+      JSON.stringify({
+        node: process.version,
+        ...(w3 ? { w3 } : {}),
+        ...(replay ? { replay } : {}),
+      }),
+    );
   } else {
-    const rows: [string, string][] = [
-      ['workload', `W3 (3 activities in sequence), ${total} workflows`],
-      ['store', `SQLite, ${report.durability}`],
-      [
-        'throughput',
-        `${report.throughputWorkflowsPerSecond} workflows/s (up to ${concurrency} in flight)`,
-      ],
-      [
-        'latency under load',
-        `p50 ${report.underLoadLatencyMs.p50} ms, p99 ${report.underLoadLatencyMs.p99} ms`,
-      ],
-      [
-        'latency one at a time',
-        `p50 ${report.serialLatencyMs.p50} ms, p99 ${report.serialLatencyMs.p99} ms (${latencyRuns} runs)`,
-      ],
-      [
-        'baseline: raw commits',
-        `${report.rawSqliteCommitsPerSecond} single-row commits/s (same settings)`,
-      ],
-      ['ratio', `${report.workflowsPerRawCommit} workflows per raw commit`],
-    ];
+    const rows: [string, string][] = [];
+    if (w3) {
+      rows.push(
+        ['workload', `W3 (3 activities in sequence), ${w3.workflows} workflows`],
+        ['store', `SQLite, ${w3.durability}`],
+        [
+          'throughput',
+          `${w3.throughputWorkflowsPerSecond} workflows/s (up to ${w3.concurrency} in flight)`,
+        ],
+        [
+          'latency under load',
+          `p50 ${w3.underLoadLatencyMs.p50} ms, p99 ${w3.underLoadLatencyMs.p99} ms`,
+        ],
+        [
+          'latency one at a time',
+          `p50 ${w3.serialLatencyMs.p50} ms, p99 ${w3.serialLatencyMs.p99} ms (${w3.serialLatencyMs.runs} runs)`,
+        ],
+        [
+          'baseline: raw commits',
+          `${w3.rawSqliteCommitsPerSecond} single-row commits/s (same settings)`,
+        ],
+        ['ratio', `${w3.workflowsPerRawCommit} workflows per raw commit`],
+      );
+    }
+    if (replay) {
+      rows.push(
+        [
+          'cold replay',
+          `${replay.events} events: p50 ${replay.coldReplayMs.p50} ms, p99 ${replay.coldReplayMs.p99} ms (${replay.coldReplayMs.runs} runs)`,
+        ],
+        ['replay heap growth', `${replay.coldReplayHeapMb} MB for ${replay.events} events`],
+        [
+          'cached idle workflow',
+          `${(replay.cachedIdleWorkflowBytes / 1024).toFixed(1)} KB of heap each (${replay.cachedWorkflowsMeasured} measured)`,
+        ],
+      );
+    }
     const width = Math.max(...rows.map(([k]) => k.length));
     console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
-}
-
-function round(n: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }

@@ -1,0 +1,107 @@
+/**
+ * W3 (a workflow calling three activities in sequence) in one process on a SQLite file: throughput
+ * with up to `concurrency` workflows in flight, latency one at a time, and the raw single-row commit
+ * rate of the same disk and settings as a baseline.
+ */
+import { join } from 'node:path';
+import { Client } from 'keel/client';
+import { SqliteStore, Worker } from 'keel/worker';
+import { rawCommitsPerSecond } from './baseline.ts';
+import { summarize } from './stats.ts';
+import * as activities from './w3-activities.ts';
+import * as workflows from './w3-workflows.ts';
+
+export interface W3Options {
+  dir: string;
+  total: number;
+  concurrency: number;
+  latencyRuns: number;
+  synchronous: 'full' | 'normal';
+  log: (line: string) => void;
+}
+
+export async function benchW3({
+  dir,
+  total,
+  concurrency,
+  latencyRuns,
+  synchronous,
+  log,
+}: W3Options) {
+  log(`Measuring raw SQLite commits (synchronous=${synchronous.toUpperCase()}) in ${dir} ...`);
+  const rawCommits = rawCommitsPerSecond(join(dir, 'baseline.db'), synchronous);
+
+  const store = SqliteStore.open(join(dir, 'keel.db'), { synchronous });
+  const client = new Client({ store });
+  const taskQueue = 'bench';
+  const worker = await Worker.create({
+    store,
+    taskQueue,
+    workflows,
+    activities,
+    maxConcurrentWorkflowTaskExecutions: Math.max(concurrency, 40),
+    maxConcurrentActivityTaskExecutions: Math.max(concurrency, 100),
+    handleSignals: false,
+    logger: { log: (level, message) => level === 'error' && console.error(message) },
+  });
+  const running = worker.run();
+
+  const runOne = async (id: string, input: number): Promise<number> => {
+    const started = performance.now();
+    const result = await client.workflow.execute(workflows.w3, {
+      taskQueue,
+      workflowId: id,
+      args: [input],
+    });
+    if (result !== input + 3)
+      throw new Error(`workflow ${id} returned ${result}, expected ${input + 3}`);
+    return performance.now() - started;
+  };
+
+  // Warm-up: JIT and caches, not measured.
+  for (let i = 0; i < 50; i++) await runOne(`warmup-${i}`, i);
+
+  log(`Throughput: ${total} workflows, up to ${concurrency} in flight ...`);
+  const loadLatencies: number[] = [];
+  let next = 0;
+  const throughputStart = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, total) }, async () => {
+      while (next < total) {
+        const i = next++;
+        loadLatencies.push(await runOne(`load-${i}`, i));
+      }
+    }),
+  );
+  const throughputSeconds = (performance.now() - throughputStart) / 1000;
+
+  log(`Latency: ${latencyRuns} workflows one at a time ...`);
+  const serialLatencies: number[] = [];
+  for (let i = 0; i < latencyRuns; i++) serialLatencies.push(await runOne(`serial-${i}`, i));
+
+  worker.shutdown();
+  await running;
+  await client.close();
+  await store.close();
+
+  const throughput = total / throughputSeconds;
+  const serial = summarize(serialLatencies);
+  const load = summarize(loadLatencies);
+  return {
+    workload: 'W3',
+    store: 'sqlite',
+    durability: `WAL, synchronous=${synchronous.toUpperCase()}`,
+    workflows: total,
+    concurrency,
+    throughputWorkflowsPerSecond: round(throughput),
+    underLoadLatencyMs: { p50: round(load.p50), p99: round(load.p99) },
+    serialLatencyMs: { p50: round(serial.p50), p99: round(serial.p99), runs: latencyRuns },
+    rawSqliteCommitsPerSecond: round(rawCommits),
+    workflowsPerRawCommit: round(throughput / rawCommits, 3),
+  };
+}
+
+export function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}

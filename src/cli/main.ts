@@ -4,7 +4,6 @@
  * `keel --help` lists the commands; every command takes `--db <path>` (default ./keel.db or $KEEL_DB).
  */
 import { Command, CommanderError } from 'commander';
-import { StoreError } from '../common/errors.ts';
 import { registerWorkflowCommands } from './workflow-commands.ts';
 import { registerMigrateCommand } from './migrate-command.ts';
 
@@ -31,11 +30,9 @@ try {
     // Commander already printed the message; usage errors exit with 2, help/version with 0.
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else {
-    const known =
-      error instanceof StoreError ||
-      (error instanceof Error && /NotFound|AlreadyStarted|TypeError/.test(error.name));
-    console.error(`keel: ${(error as Error).message ?? String(error)}`);
-    if (!known && error instanceof Error && error.stack) console.error(error.stack);
+    // Errors from Keel say what is wrong; the stack is for bug reports (KEEL_DEBUG=1).
+    console.error(`keel: ${(error as Error)?.message ?? String(error)}`);
+    if (process.env.KEEL_DEBUG && error instanceof Error && error.stack) console.error(error.stack);
     process.exitCode = 1;
   }
 }

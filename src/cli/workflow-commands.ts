@@ -20,18 +20,38 @@ export function registerWorkflowCommands(program: Command): void {
       ),
     )
     .option('--type <workflowType>', 'only runs of this workflow type')
+    .option(
+      '--query <query>',
+      `a list filter, e.g. "CustomerId = 'c-42' AND StartTime > '2026-11-01T00:00:00Z'" (docs/visibility.md)`,
+    )
     .option('--limit <n>', 'at most this many runs', positiveInt('--limit'), 50)
     .option('--json', 'print JSON')
     .action(
       async (
-        options: { status?: ExecutionStatus; type?: string; limit: number; json?: boolean },
+        options: {
+          status?: ExecutionStatus;
+          type?: string;
+          query?: string;
+          limit: number;
+          json?: boolean;
+        },
         command: Command,
       ) => {
+        const quote = (value: string) => `'${value.replaceAll("'", "''")}'`;
+        const filters = [
+          options.status ? `ExecutionStatus = ${quote(options.status)}` : undefined,
+          options.type ? `WorkflowType = ${quote(options.type)}` : undefined,
+        ].filter(Boolean);
+        // The user's query stays as typed when it is alone, so that error positions match it.
+        const query = options.query
+          ? filters.length > 0
+            ? `${filters.join(' AND ')} AND (${options.query})`
+            : options.query
+          : filters.join(' AND ');
         await withClient(command, async (client) => {
           const runs: ExecutionSummary[] = [];
           for await (const run of client.workflow.list({
-            ...(options.status ? { status: options.status } : {}),
-            ...(options.type ? { workflowType: options.type } : {}),
+            query,
             pageSize: Math.min(options.limit, 100),
           })) {
             runs.push(run);

@@ -16,7 +16,16 @@ export type {
   PendingActivityDescription,
   WorkflowHistory,
 } from './types.ts';
+export { ListQueryError } from '../visibility/list-query.ts';
+export { WorkflowUpdateHandle, type UpdateOptions, type WorkflowUpdateStage } from './workflow-handle.ts';
+export type { ListOptions, SignalWithStartOptions } from './client.ts';
+export type { WorkflowIdReusePolicy, WorkflowIdConflictPolicy } from '../engine/engine.ts';
+export { SearchAttributeType, type SearchAttributeValue, type SearchAttributeValues } from '../state/search-attributes.ts';
+export type { QueryDefinition, SignalDefinition, UpdateDefinition } from '../runtime/definitions.ts';
 export {
+  QueryNotRegisteredError,
+  WorkflowQueryFailedError,
+  WorkflowUpdateFailedError,
   WorkflowFailedError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -29,6 +38,7 @@ export {
   TimeoutFailure,
   CancelledFailure,
   TerminatedFailure,
+  ChildWorkflowFailure,
   ServerFailure,
   RetryState,
   TimeoutType,

@@ -30,6 +30,20 @@ test('list, show, describe and result read what a worker did', async () => {
       args: [1],
     });
 
+    const filtered = keel(
+      'workflow',
+      'list',
+      '--db',
+      env.dbPath,
+      '--status',
+      'Completed',
+      '--query',
+      "WorkflowId STARTS_WITH 'cli-'",
+    );
+    assert.match(filtered.stdout, /cli-w3\s+w3\s+Completed/);
+    const none = keel('workflow', 'list', '--db', env.dbPath, '--status', 'Running', '--json');
+    assert.deepEqual(JSON.parse(none.stdout), []);
+
     const list = keel('workflow', 'list', '--db', env.dbPath);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^WORKFLOW ID\s+TYPE\s+STATUS/m);
@@ -95,6 +109,11 @@ test('bad input gets a clear error and a non-zero exit', () => {
   );
   assert.equal(badArgs.code, 2);
   assert.match(badArgs.stderr, /is not JSON; give the arguments as a JSON array/);
+
+  const badQuery = keel('workflow', 'list', '--db', dbPath, '--query', "WorkflowType == 'x'");
+  assert.equal(badQuery.code, 1);
+  assert.match(badQuery.stderr, /keel: Invalid list query: unknown operator '==' at position 13/);
+  assert.doesNotMatch(badQuery.stderr, /at Parser\./, 'no stack trace for a user error');
 
   const missing = keel('workflow', 'describe', 'no-such-workflow', '--db', dbPath);
   assert.equal(missing.code, 1);

@@ -17,11 +17,23 @@ export type {
   WorkflowHistory,
 } from './types.ts';
 export { ListQueryError } from '../visibility/list-query.ts';
-export { WorkflowUpdateHandle, type UpdateOptions, type WorkflowUpdateStage } from './workflow-handle.ts';
+export {
+  WorkflowUpdateHandle,
+  type UpdateOptions,
+  type WorkflowUpdateStage,
+} from './workflow-handle.ts';
 export type { ListOptions, SignalWithStartOptions } from './client.ts';
 export type { WorkflowIdReusePolicy, WorkflowIdConflictPolicy } from '../engine/engine.ts';
-export { SearchAttributeType, type SearchAttributeValue, type SearchAttributeValues } from '../state/search-attributes.ts';
-export type { QueryDefinition, SignalDefinition, UpdateDefinition } from '../runtime/definitions.ts';
+export {
+  SearchAttributeType,
+  type SearchAttributeValue,
+  type SearchAttributeValues,
+} from '../state/search-attributes.ts';
+export type {
+  QueryDefinition,
+  SignalDefinition,
+  UpdateDefinition,
+} from '../runtime/definitions.ts';
 export {
   QueryNotRegisteredError,
   WorkflowQueryFailedError,

@@ -179,12 +179,23 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
 
   /** Asks the workflow to cancel: it sees a `CancelledFailure` and may clean up before it closes. */
   async cancel(): Promise<void> {
-    await this.engine.requestCancelWorkflow(this.workflowId, this.runId, this.context.identity);
+    await this.engine.requestCancelWorkflow(
+      this.workflowId,
+      this.runId,
+      this.context.identity,
+      this.firstExecutionRunId,
+    );
   }
 
   /** Closes the run at once; no more of its code runs. */
   async terminate(reason?: string): Promise<void> {
-    await this.engine.terminateWorkflow(this.workflowId, this.runId, reason, this.context.identity);
+    await this.engine.terminateWorkflow(
+      this.workflowId,
+      this.runId,
+      reason,
+      this.context.identity,
+      this.firstExecutionRunId,
+    );
   }
 
   /**

@@ -69,10 +69,12 @@ async function applyEffect(uow: UnitOfWork, effect: Effect): Promise<void> {
       return;
     }
     case 'close-child': {
-      const child = effect.runId
-        ? await uow.load(effect.runId)
-        : await uow.running(effect.workflowId);
+      // The current run of the child's chain (it may have continued as new), not another workflow
+      // that reused the id.
+      const child = await uow.running(effect.workflowId);
       if (!child) return;
+      const first = child.state.firstExecutionRunId ?? child.state.runId;
+      if (effect.firstExecutionRunId && first !== effect.firstExecutionRunId) return;
       if (effect.policy === 'TERMINATE')
         terminateWorkflow(child, effect.reason, 'parent-close-policy');
       else requestCancelWorkflow(child, 'parent-close-policy');

@@ -342,23 +342,40 @@ export class Engine {
     });
   }
 
-  /** Asks the run to cancel; the workflow sees it at its next task. */
+  /**
+   * Asks the run to cancel; the workflow sees it at its next task. With `firstExecutionRunId`, only
+   * a run of the chain that began with that run is affected.
+   */
   requestCancelWorkflow(
     workflowId: string,
     runId: string | undefined,
     identity?: string,
+    firstExecutionRunId?: string,
   ): Promise<void> {
-    return this.mutateWorkflow(workflowId, runId, (m) => requestCancelWorkflow(m, identity));
+    return this.mutateWorkflow(
+      workflowId,
+      runId,
+      (m) => requestCancelWorkflow(m, identity),
+      false,
+      firstExecutionRunId,
+    );
   }
 
-  /** Closes the run now. */
+  /** Closes the run now. With `firstExecutionRunId`, only a run of that chain (see `requestCancelWorkflow`). */
   terminateWorkflow(
     workflowId: string,
     runId: string | undefined,
     reason?: string,
     identity?: string,
+    firstExecutionRunId?: string,
   ): Promise<void> {
-    return this.mutateWorkflow(workflowId, runId, (m) => terminateWorkflow(m, reason, identity));
+    return this.mutateWorkflow(
+      workflowId,
+      runId,
+      (m) => terminateWorkflow(m, reason, identity),
+      false,
+      firstExecutionRunId,
+    );
   }
 
   /** Delivers a signal to the running run (the given one, or the workflow's current run). */
@@ -530,9 +547,21 @@ export class Engine {
     runId: string | undefined,
     apply: (m: Mutation) => void,
     mustBeRunning = false,
+    firstExecutionRunId?: string,
   ): Promise<void> {
     return this.transact(async (uow) => {
       const m = await this.target(uow, workflowId, runId);
+      // A handle from start() must never reach an unrelated later workflow that reused the id.
+      if (
+        firstExecutionRunId &&
+        (m.state.firstExecutionRunId ?? m.state.runId) !== firstExecutionRunId
+      ) {
+        throw new WorkflowNotFoundError(
+          `Workflow '${workflowId}' has no run in the chain that started with run ${firstExecutionRunId}: the id was reused by another workflow.`,
+          workflowId,
+          firstExecutionRunId,
+        );
+      }
       if (mustBeRunning && !isRunning(m.state))
         throw notRunning(workflowId, m.state.runId, m.state.status);
       apply(m);

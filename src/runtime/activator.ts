@@ -13,6 +13,7 @@ import type { HistoryEvent } from '../state/events.ts';
 import { decodeFailure, encodeFailure } from '../common/failure-converter.ts';
 import {
   ActivityFailure,
+  ApplicationFailure,
   ChildWorkflowFailure,
   CancelledFailure,
   KeelFailure,
@@ -21,11 +22,7 @@ import {
   TimeoutFailure,
   TimeoutType,
 } from '../common/failure.ts';
-import {
-  IllegalStateError,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-} from '../common/errors.ts';
+import { IllegalStateError, WorkflowExecutionAlreadyStartedError } from '../common/errors.ts';
 import { CancellationScope, runInScope } from './cancellation-scope.ts';
 import { activatorStorage } from './context.ts';
 import { ContinueAsNew } from './continue-as-new.ts';
@@ -389,8 +386,8 @@ export class Activator {
           {
             commandType: 'RequestCancelExternalWorkflowExecution',
             attributes: {
+              // By workflow id: the child may have continued as new since it started.
               workflowId: options.workflowId,
-              ...(child.runId ? { runId: child.runId } : {}),
               childWorkflowOnly: true,
             },
           },
@@ -629,10 +626,10 @@ export class Activator {
       case 'RequestCancelExternalWorkflowExecutionFailed':
         return this.settleExternal(event.attributes.initiatedEventId, (e) =>
           e.reject(
-            new WorkflowNotFoundError(
-              `Could not ${e.description}: no such running workflow.`,
-              event.attributes.workflowId,
-              event.attributes.runId,
+            // A failure, as in Temporal: left uncaught, it fails the run rather than its tasks.
+            ApplicationFailure.nonRetryable(
+              `Could not ${e.description}: no workflow '${event.attributes.workflowId}' is running.`,
+              'ExternalWorkflowExecutionNotFound',
             ),
           ),
         );

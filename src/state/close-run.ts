@@ -37,7 +37,8 @@ export function closeRun(
       type: 'close-child',
       policy: child.parentClosePolicy,
       workflowId: child.workflowId,
-      ...(child.runId ? { runId: child.runId } : {}),
+      // The child's chain started with this run; it may have continued as new since.
+      ...(child.runId ? { firstExecutionRunId: child.runId } : {}),
       reason: `parent workflow '${state.workflowId}' closed (${status}); parent close policy ${child.parentClosePolicy}`,
     });
   }

@@ -190,7 +190,7 @@ export function timeOutRun(m: Mutation, task: TaskRecord<'run-timeout'>): void {
       newExecutionRunId: newRunId,
     });
     closeRun(m, ExecutionStatus.TimedOut);
-    continueChain(m, newRunId, 'Retry', retry.delay);
+    continueChain(m, newRunId, 'Retry', retry.delay, {}, state.input);
     return;
   }
   m.append('WorkflowExecutionTimedOut', {

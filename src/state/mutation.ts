@@ -48,7 +48,7 @@ export type Effect =
       type: 'close-child';
       policy: 'TERMINATE' | 'REQUEST_CANCEL';
       workflowId: string;
-      runId?: string;
+      firstExecutionRunId?: string;
       reason: string;
     }
   | {

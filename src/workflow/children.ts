@@ -52,10 +52,11 @@ export async function startChild<W extends Workflow>(
     workflowId,
     firstExecutionRunId: runId,
     result: () => result as Promise<Awaited<ReturnType<W>>>,
+    // By workflow id: the child may have continued as new since it started.
     signal: (definition, ...signalArgs) =>
       activator.signalExternal(
         workflowId,
-        runId,
+        undefined,
         typeof definition === 'string' ? definition : definition.name,
         signalArgs,
       ),

@@ -523,74 +523,56 @@ async function withContinuedChild(
   return { handle, childId, runs };
 }
 
-test(
-  'parent close policy TERMINATE reaches a child that continued as new',
-  {
-    todo: 'bug: close-child targets the first run of the child (src/state/close-run.ts:40 and src/engine/effects.ts:72)',
-  },
-  async () => {
-    await withTestEnv(async (env) => {
-      await setup(env);
-      const { handle, childId, runs } = await withContinuedChild(env, 'cparent-term', 'TERMINATE');
-      await handle.signal(workflows.proceed, 'close');
-      assert.equal(await within(10_000, 'result', handle.result()), 'closed');
-      const current = await env.client.workflow.getHandle(childId, runs[1]).describe();
-      assert.equal(current.status.name, 'Terminated');
-    });
-  },
-);
+test('parent close policy TERMINATE reaches a child that continued as new', {}, async () => {
+  await withTestEnv(async (env) => {
+    await setup(env);
+    const { handle, childId, runs } = await withContinuedChild(env, 'cparent-term', 'TERMINATE');
+    await handle.signal(workflows.proceed, 'close');
+    assert.equal(await within(10_000, 'result', handle.result()), 'closed');
+    const current = await env.client.workflow.getHandle(childId, runs[1]).describe();
+    assert.equal(current.status.name, 'Terminated');
+  });
+});
 
-test(
-  'a child handle signals a child that continued as new',
-  {
-    todo: 'bug: the child handle binds its signals to the first run (src/workflow/children.ts:58), and the failed signal wedges the parent',
-  },
-  async () => {
-    await withTestEnv(async (env) => {
-      await setup(env);
-      const { handle } = await withContinuedChild(env, 'cparent-signal', 'TERMINATE');
-      await handle.signal(workflows.proceed, 'signal-child');
-      const outcome = await firstOf(handle, [
-        'ExternalWorkflowExecutionSignaled',
-        'SignalExternalWorkflowExecutionFailed',
-      ]);
-      assert.equal(outcome, 'ExternalWorkflowExecutionSignaled');
-      assert.equal(await within(5_000, 'result', handle.result()), 'finished');
-    });
-  },
-);
+test('a child handle signals a child that continued as new', {}, async () => {
+  await withTestEnv(async (env) => {
+    await setup(env);
+    const { handle } = await withContinuedChild(env, 'cparent-signal', 'TERMINATE');
+    await handle.signal(workflows.proceed, 'signal-child');
+    const outcome = await firstOf(handle, [
+      'ExternalWorkflowExecutionSignaled',
+      'SignalExternalWorkflowExecutionFailed',
+    ]);
+    assert.equal(outcome, 'ExternalWorkflowExecutionSignaled');
+    assert.equal(await within(5_000, 'result', handle.result()), 'finished');
+  });
+});
 
-test(
-  'cancelling a parent reaches a child that continued as new',
-  {
-    todo: 'bug: the cancel request targets the first run of the child (src/runtime/activator.ts:393), and the parent then waits forever',
-  },
-  async () => {
-    await withTestEnv(async (env) => {
-      await setup(env);
-      const handle = await env.client.workflow.start(workflows.parentAwaitsContinuingChild, {
-        taskQueue: env.taskQueue,
-        workflowId: 'cparent-cancel',
-      });
-      const runs = await waitFor('the child to continue as new', async () => {
-        const r = await runsOf(env, 'cparent-cancel-child');
-        return r.length === 2 ? r : undefined;
-      });
-      await waitForEvent(
-        env.client.workflow.getHandle('cparent-cancel-child', runs[1]),
-        'WorkflowTaskCompleted',
-      );
-      await handle.cancel();
-      const outcome = await firstOf(handle, [
-        'ExternalWorkflowExecutionCancelRequested',
-        'RequestCancelExternalWorkflowExecutionFailed',
-      ]);
-      assert.equal(outcome, 'ExternalWorkflowExecutionCancelRequested');
-      assert.deepEqual(await within(5_000, 'result', handle.result()), {
-        name: 'ChildWorkflowFailure',
-        causeName: 'CancelledFailure',
-        causeMessage: 'Child workflow cancelled',
-      });
+test('cancelling a parent reaches a child that continued as new', {}, async () => {
+  await withTestEnv(async (env) => {
+    await setup(env);
+    const handle = await env.client.workflow.start(workflows.parentAwaitsContinuingChild, {
+      taskQueue: env.taskQueue,
+      workflowId: 'cparent-cancel',
     });
-  },
-);
+    const runs = await waitFor('the child to continue as new', async () => {
+      const r = await runsOf(env, 'cparent-cancel-child');
+      return r.length === 2 ? r : undefined;
+    });
+    await waitForEvent(
+      env.client.workflow.getHandle('cparent-cancel-child', runs[1]),
+      'WorkflowTaskCompleted',
+    );
+    await handle.cancel();
+    const outcome = await firstOf(handle, [
+      'ExternalWorkflowExecutionCancelRequested',
+      'RequestCancelExternalWorkflowExecutionFailed',
+    ]);
+    assert.equal(outcome, 'ExternalWorkflowExecutionCancelRequested');
+    assert.deepEqual(await within(5_000, 'result', handle.result()), {
+      name: 'ChildWorkflowFailure',
+      causeName: 'CancelledFailure',
+      causeMessage: 'Child workflow cancelled',
+    });
+  });
+});

@@ -160,9 +160,10 @@ export class Engine {
           }
         }
       }
-      const m = startWorkflow({ ...input, runId: uuid7(uow.now) }, uow.now);
-      if (options.signal)
-        signalWorkflow(m, options.signal.name, options.signal.args, input.identity);
+      const m = startWorkflow(
+        { ...input, runId: uuid7(uow.now), ...(options.signal ? { signal: options.signal } : {}) },
+        uow.now,
+      );
       uow.create(m);
       return { runId: m.state.runId, started: true };
     });
@@ -185,7 +186,8 @@ export class Engine {
         taskQueue,
         max,
       )) as TaskRecord<'workflow'>[]) {
-        const m = await uow.load(task.runId);
+        const m = await uow.tryLoad(task.runId);
+        if (m === 'locked') continue; // another transaction is changing the run: leave the task for later
         const claim = m && claimWorkflowTask(m, task, identity, newClaimToken());
         if (!m || !claim) {
           await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
@@ -334,7 +336,8 @@ export class Engine {
           await uow.tx.applyTaskChanges([expireQuery(task, uow.now)]);
           continue;
         }
-        const m = await uow.load(task.runId);
+        const m = await uow.tryLoad(task.runId);
+        if (m === 'locked') continue; // the run is busy: this task stays due for the next scan
         if (m) expire(m, task);
         else await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
       }
@@ -440,12 +443,7 @@ export class Engine {
   }
 
   /** Claims up to `max` queries of `taskQueue` with what the worker needs to answer them. */
-  claimQueryTasks(
-    taskQueue: string,
-    max: number,
-    identity: string,
-    historyFrom: (runId: string) => number,
-  ): Promise<QueryTaskGrant[]> {
+  claimQueryTasks(taskQueue: string, max: number, identity: string): Promise<QueryTaskGrant[]> {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
       const grants: QueryTaskGrant[] = [];
@@ -459,6 +457,8 @@ export class Engine {
           await tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
           continue;
         }
+        // Before its first workflow task completes a run has no handlers yet: the query waits for it.
+        if (state.lastCompletedStartedEventId === 0 && state.status === 'Running') continue;
         const held = claimed(task, identity, now + QUERY_LEASE_MS, newClaimToken());
         await tx.applyTaskChanges([{ op: 'put', task: held }]);
         grants.push({
@@ -470,7 +470,6 @@ export class Engine {
           queryType: task.data.queryType,
           args: task.data.args,
           lastCompletedStartedEventId: state.lastCompletedStartedEventId,
-          history: await tx.readHistory(task.runId, historyFrom(task.runId)),
         });
       }
       return grants;

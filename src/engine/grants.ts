@@ -23,7 +23,7 @@ export interface ActivityTaskGrant {
   startedTime: number;
 }
 
-/** A query to answer from the workflow's state, with the history a worker needs to catch up. */
+/** A query to answer from the workflow's state (the worker reads the history it needs under the run's lock). */
 export interface QueryTaskGrant {
   claim: TaskClaim;
   runId: string;
@@ -34,6 +34,4 @@ export interface QueryTaskGrant {
   args: unknown[];
   /** The run's last completed workflow task when the query was claimed. */
   lastCompletedStartedEventId: number;
-  /** History from the event the worker asked for. */
-  history: HistoryEvent[];
 }

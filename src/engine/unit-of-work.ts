@@ -31,6 +31,17 @@ export class UnitOfWork {
     return m;
   }
 
+  /** Like `load`, but `'locked'` if another transaction holds the run (see `StoreTransaction.tryGetExecution`). */
+  async tryLoad(runId: string): Promise<Mutation | 'locked' | undefined> {
+    const cached = this.loaded.get(runId);
+    if (cached) return cached;
+    const state = await this.tx.tryGetExecution(runId);
+    if (state === undefined || state === 'locked') return state;
+    const m = new Mutation(state, this.now);
+    this.loaded.set(runId, m);
+    return m;
+  }
+
   async require(runId: string): Promise<Mutation> {
     const m = await this.load(runId);
     if (!m)

@@ -135,12 +135,24 @@ export class Activator {
     return activatorStorage.run(this, () => runInScope(this.rootScope, fn));
   }
 
-  pushCommand(command: Command, binding?: { kind: BindingKind; seq: number }): void {
+  /**
+   * Refuses workflow API calls that would make commands while a query handler or an update validator
+   * runs, before anything is counted: they must leave the run exactly as they found it.
+   */
+  assertWritable(what: string): void {
     if (this.readOnly) {
-      throw new IllegalStateError(
-        `${this.readOnly} tried to make a ${command.commandType} command: query handlers and update validators may only read the workflow's state.`,
+      this.readOnlyViolation = new IllegalStateError(
+        `${this.readOnly} tried to ${what}: query handlers and update validators may only read the workflow's state.`,
       );
+      throw this.readOnlyViolation;
     }
+  }
+
+  /** The last refusal of `assertWritable`, so that an async handler's hidden rejection can be reported. */
+  readOnlyViolation?: IllegalStateError;
+
+  pushCommand(command: Command, binding?: { kind: BindingKind; seq: number }): void {
+    this.assertWritable(`make a ${command.commandType} command`);
     if (this.completed) return; // after the run's closing command nothing else is sent, as in Temporal
     if (!this.activating && !this.workflowTaskError) {
       this.workflowTaskError = new IllegalStateError(
@@ -168,6 +180,7 @@ export class Activator {
   // ---- timers and activities ----
 
   startTimer(ms: number): { promise: Promise<void>; cancel: () => void } {
+    this.assertWritable('start a timer');
     const scope = CancellationScope.current();
     const seq = ++this.seq.timer;
     const timerId = String(seq);
@@ -217,6 +230,7 @@ export class Activator {
     args: unknown[],
     options: CompiledActivityOptions,
   ): Promise<unknown> {
+    this.assertWritable(`schedule activity '${activityType}'`);
     const scope = CancellationScope.current();
     const seq = ++this.seq.activity;
     const activityId = options.activityId ?? String(seq);
@@ -314,6 +328,7 @@ export class Activator {
     options: CompiledChildOptions,
     args: unknown[],
   ): { started: Promise<string>; result: Promise<unknown> } {
+    this.assertWritable(`start child workflow '${options.workflowType}'`);
     const scope = CancellationScope.current();
     const seq = ++this.seq.child;
     let started!: Completion;
@@ -427,6 +442,7 @@ export class Activator {
     signalName: string,
     args: unknown[],
   ): Promise<void> {
+    this.assertWritable(`signal workflow '${workflowId}'`);
     return new Promise((resolve, reject) => {
       const seq = this.registerExternal(
         `signal ${signalName} to ${workflowId}`,
@@ -451,6 +467,7 @@ export class Activator {
 
   /** Asks another workflow to cancel; resolves once the request was delivered. */
   cancelExternal(workflowId: string, runId: string | undefined): Promise<void> {
+    this.assertWritable(`cancel workflow '${workflowId}'`);
     return new Promise((resolve, reject) => {
       const seq = this.registerExternal(
         `cancel ${workflowId}`,

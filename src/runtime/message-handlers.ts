@@ -177,13 +177,16 @@ export class MessageHandlers {
     if (!replay && 'validator' in entry && entry.validator) {
       const validator = entry.validator;
       a.readOnly = `The validator of update '${name}'`;
+      let rejection: { error: unknown } | undefined;
       try {
         a.run(() => validator(...input));
       } catch (error) {
-        return this.reject(updateId, error);
+        rejection = { error };
       } finally {
         a.readOnly = undefined;
       }
+      // Outside the read-only window: the rejection itself is a command.
+      if (rejection) return this.reject(updateId, rejection.error);
     }
     a.pushCommand({ commandType: 'AcceptWorkflowUpdate', attributes: { updateId, name, input } });
     this.invoke(
@@ -249,9 +252,15 @@ export class MessageHandlers {
       });
     }
     a.readOnly = `Query handler '${name}'`;
+    a.readOnlyViolation = undefined;
     try {
       const result = a.run(() => handler(...args));
       if (result instanceof Promise) {
+        result.catch(() => undefined); // its own failure is reported below, not left unhandled
+        // An async handler that tried to make a command: that is the error to report.
+        // (Read through a cast: the handler, not this function, may have set it.)
+        const violation = a.readOnlyViolation as Error | undefined;
+        if (violation) throw violation;
         throw new IllegalStateError(
           `Query handler '${name}' returned a promise: query handlers must be synchronous and only read the workflow's state.`,
         );

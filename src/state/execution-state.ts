@@ -77,6 +77,8 @@ export interface UpdateState {
   outcome?: UpdateOutcome;
   /** Why the validator refused it (stage rejected). */
   rejection?: FailureInfo;
+  /** When it was admitted (epoch ms). */
+  time?: number;
 }
 
 export interface ExecutionState {

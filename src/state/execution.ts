@@ -39,6 +39,8 @@ export interface StartWorkflowInput {
   firstWorkflowTaskBackoff?: number;
   memo?: Record<string, unknown>;
   searchAttributes?: SearchAttributeValues;
+  /** Signal-with-start: the signal recorded right after WorkflowExecutionStarted, before the first task. */
+  signal?: { name: string; args: unknown[] };
 }
 
 /** A new run: WorkflowExecutionStarted, its first workflow task, and its timeout if any. */
@@ -104,6 +106,13 @@ export function startWorkflow(
     ...(input.memo ? { memo: input.memo } : {}),
     ...(input.searchAttributes ? { searchAttributes: input.searchAttributes } : {}),
   });
+  if (input.signal) {
+    m.append('WorkflowExecutionSignaled', {
+      signalName: input.signal.name,
+      input: input.signal.args,
+      ...(input.identity ? { identity: input.identity } : {}),
+    });
+  }
   m.scheduleWorkflowTask(1, input.firstWorkflowTaskBackoff ?? 0);
   const runDeadline = input.workflowRunTimeout ? now + input.workflowRunTimeout : undefined;
   if (runDeadline !== undefined || expiration !== undefined) {

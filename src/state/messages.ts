@@ -39,12 +39,15 @@ export function admitUpdate(m: Mutation, request: UpdateRequest): UpdateState {
   const { state } = m;
   state.updates ??= {};
   const existing = state.updates[request.updateId];
-  if (existing) return existing;
+  // As in Temporal, a rejection leaves no trace: the same id sent again is validated again.
+  if (existing && existing.stage !== 'rejected') return existing;
+  pruneRejected(state.updates, m.now);
   const update: UpdateState = {
     name: request.name,
     input: request.input,
     ...(request.identity ? { identity: request.identity } : {}),
     stage: 'admitted',
+    time: m.now,
   };
   state.updates[request.updateId] = update;
   if (isRunning(state)) m.scheduleWorkflowTask(1, 0, true);
@@ -67,4 +70,14 @@ export function undeliveredUpdates(m: Mutation): (UpdateRequest & { updateId: st
 /** True if some admitted update is still waiting for a workflow task. */
 export function hasAdmittedUpdates(m: Mutation): boolean {
   return Object.values(m.state.updates ?? {}).some((u) => u.stage === 'admitted');
+}
+
+/** Rejected updates are kept an hour (for their callers to read why), then forgotten. */
+const REJECTION_KEPT_MS = 60 * 60 * 1000;
+
+function pruneRejected(updates: Record<string, UpdateState>, now: number): void {
+  for (const [id, update] of Object.entries(updates)) {
+    if (update.stage === 'rejected' && now - (update.time ?? 0) > REJECTION_KEPT_MS)
+      delete updates[id];
+  }
 }

@@ -37,12 +37,27 @@ export function applySearchAttributes(
 
 const TYPES = new Set<string>(Object.values(SearchAttributeType));
 
+/** Attributes every run has (their columns: src/visibility/search-attributes.ts); user values may not shadow them. */
+export const BUILT_IN_SEARCH_ATTRIBUTE_NAMES: readonly string[] = [
+  'WorkflowId',
+  'RunId',
+  'WorkflowType',
+  'TaskQueue',
+  'ExecutionStatus',
+  'StartTime',
+  'CloseTime',
+  'HistoryLength',
+];
+
 /** Checks the shape of search attribute values; returns what is wrong, or undefined. */
 export function validateSearchAttributeValues(values: SearchAttributeValues): string | undefined {
   if (typeof values !== 'object' || values === null) return 'search attributes must be an object';
   for (const [name, entry] of Object.entries(values)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       return `search attribute name '${name}' must be letters, digits and _`;
+    if (BUILT_IN_SEARCH_ATTRIBUTE_NAMES.includes(name)) {
+      return `'${name}' is a built-in search attribute and cannot be set; choose another name`;
+    }
     if (entry === null) continue;
     if (!TYPES.has(entry.type))
       return `search attribute '${name}' has unknown type '${String(entry.type)}'`;
@@ -51,7 +66,7 @@ export function validateSearchAttributeValues(values: SearchAttributeValues): st
       entry.type === 'Keyword' || entry.type === 'Text'
         ? typeof v === 'string'
         : entry.type === 'Int'
-          ? Number.isInteger(v)
+          ? Number.isSafeInteger(v)
           : entry.type === 'Double' || entry.type === 'Datetime'
             ? typeof v === 'number' && Number.isFinite(v)
             : entry.type === 'Bool'

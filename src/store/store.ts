@@ -23,6 +23,11 @@ import type { SearchAttributeType, SearchAttributeValue } from '../state/search-
 export interface StoreTransaction {
   /** The run's state, held for update until the transaction ends. */
   getExecution(runId: string): Promise<ExecutionState | undefined>;
+  /**
+   * Like `getExecution`, but `'locked'` instead of waiting when another transaction holds the run:
+   * for paths that found a task first and must not wait for a run (lock order is runs, then tasks).
+   */
+  tryGetExecution(runId: string): Promise<ExecutionState | 'locked' | undefined>;
   /** Run id of the running execution of `workflowId`, if one is running. */
   getRunningRunId(workflowId: string): Promise<string | undefined>;
   /** Run id of the most recently started run of `workflowId`. */

@@ -43,7 +43,7 @@ export type SearchAttributeTypes = ReadonlyMap<string, SearchAttributeType>;
 
 /**
  * The values of the built-in `ExecutionStatus` attribute, in the order error messages list them.
- * `ContinuedAsNew` is accepted by queries ahead of the engine producing it.
+ * `ContinuedAsNew` is the status of a run that continued as new (or was retried).
  */
 export const EXECUTION_STATUSES = [
   'Running',

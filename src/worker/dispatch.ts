@@ -14,4 +14,6 @@ export interface Dispatch {
   reserveWorkflowTask(): EagerWorkflowTask | undefined;
   releaseWorkflowTask(): void;
   runWorkflowTask(grant: WorkflowTaskGrant): void;
+  /** A run completed its first workflow task: queries that waited for it can now be answered. */
+  firstTaskCompleted(): void;
 }

@@ -300,7 +300,6 @@ export class Worker {
           this.taskQueue,
           free - jobs.length,
           this.identity,
-          historyFrom,
         );
         jobs.push(...queries.map((grant) => () => this.workflowExecutor.executeQuery(grant)));
       }
@@ -386,6 +385,7 @@ export class Worker {
       releaseWorkflowTask: () => this.slots.workflow.release(),
       runWorkflowTask: (grant) =>
         this.track('workflow', () => this.workflowExecutor.execute(grant)),
+      firstTaskCompleted: () => this.wakeups.workflow.notify(),
     };
   }
 
@@ -412,10 +412,11 @@ export class Worker {
         this.logger.log('error', `Firing timers failed: ${(error as Error).message}`);
       }
       const now = this.engine.clock.now();
+      // At least a few ms when something is due but was left (its run was busy): no busy loop.
       const delay =
         next === undefined
           ? this.pollIntervalMs
-          : Math.min(Math.max(0, next - now), this.pollIntervalMs);
+          : Math.min(Math.max(5, next - now), this.pollIntervalMs);
       this.nextExpiryWake = now + delay;
       if (delay > 0) await wakeup.wait(delay);
       this.nextExpiryWake = Infinity;

@@ -152,7 +152,10 @@ export class WorkflowTaskExecutor {
           workflowId: grant.workflowId,
           runId,
         });
-      } else if (outcome.discarded) {
+        return;
+      }
+      if (grant.start.previousStartedEventId === 0) this.dispatch.firstTaskCompleted();
+      if (outcome.discarded) {
         // Only rejected updates: the task left no trace, so the run is where it was before it.
         runner.rewindSpeculativeTask(
           grant.start.scheduledEventId - 1,
@@ -176,13 +179,13 @@ export class WorkflowTaskExecutor {
   private async executeQueryLocked(grant: QueryTaskGrant): Promise<void> {
     let answer: { result: unknown } | { failure: ReturnType<typeof encodeFailure> };
     try {
+      // Read now, under the run's lock: the history may have grown since the query was claimed.
+      // A cached run catches up by replaying what happened since (on this worker or another).
       let runner = this.cache.get(grant.runId);
-      let history = grant.history;
-      if (!runner || (history[0]?.eventId ?? 0) > runner.lastEventId + 1) {
-        history = await this.fullHistory(grant.runId, history);
-        runner = undefined;
-        this.cache.delete(grant.runId);
-      }
+      const history = await this.engine.store.readHistory(
+        grant.runId,
+        runner ? runner.lastEventId + 1 : 1,
+      );
       runner ??= this.newRunner(grant.workflowType, grant.runId, history[0]!);
       if (!runner) throw this.unknownType(grant.workflowType, grant.taskQueue);
       await runner.catchUp(history);

@@ -88,8 +88,9 @@ export interface ExternalWorkflowHandle {
 }
 
 /**
- * A handle to another workflow, to signal it or ask it to cancel. The promises reject with
- * `WorkflowNotFoundError` if no such workflow is running.
+ * A handle to another workflow, to signal it or ask it to cancel. The promises reject with an
+ * `ApplicationFailure` of type `ExternalWorkflowExecutionNotFound` if no such workflow is running
+ * (left uncaught, it fails the run, as in Temporal).
  *
  * @example
  * await getExternalWorkflowHandle('inventory').signal(reserve, sku, 1);

@@ -85,9 +85,7 @@ test("executeUpdate returns the handler's result, and the history records it acc
 
 test(
   'a validator that throws rejects the update with WorkflowUpdateFailedError and writes nothing to the history of an idle workflow',
-  {
-    todo: "bug: MessageHandlers.processUpdate calls this.reject() inside the validator's catch, before the finally clears activator.readOnly (src/runtime/message-handlers.ts:179-186), so pushCommand throws IllegalStateError 'The validator ... tried to make a RejectWorkflowUpdate command', the workflow task fails again and again, and the client waits forever",
-  },
+  {},
   async () => {
     await withTestEnv(async (env) => {
       await startMessagesWorker(env);
@@ -125,9 +123,7 @@ test(
 
 test(
   'a validator rejection in the same workflow task as a signal records the signal and nothing of the update',
-  {
-    todo: 'bug: same cause as the validator test above (src/runtime/message-handlers.ts:179-186)',
-  },
+  {},
   async () => {
     await withTestEnv(async (env) => {
       await withOwnWorkers(env, async (start) => {

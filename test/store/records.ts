@@ -6,7 +6,8 @@ import type { Engine } from '../../src/engine/engine.ts';
 import type { ExecutionState } from '../../src/state/execution-state.ts';
 import type { HistoryEvent } from '../../src/state/events.ts';
 import type { ActivityTaskData, TaskRecord } from '../../src/state/tasks.ts';
-import type { StoreHint } from '../../src/store/store.ts';
+import assert from 'node:assert/strict';
+import type { Store, StoreHint } from '../../src/store/store.ts';
 
 export function execution(overrides: Partial<ExecutionState> = {}): ExecutionState {
   return {
@@ -170,4 +171,57 @@ export async function claimRound(
       .then((grants) => grants.map((g) => ({ kind: 'activity' as const, ...g.claim, identity }))),
   ]);
   return (await Promise.all(claims)).flat();
+}
+
+export async function createRaceTasks(store: Store, activities: number, workflows: number) {
+  const activityKeys = Array.from({ length: activities }, (_, i) => `run-${i}/activity/5`);
+  const runIds = Array.from({ length: workflows }, (_, i) => `race-run-${i}`);
+  await store.transaction(async (tx) => {
+    await tx.applyTaskChanges(
+      activityKeys.map((_, i) => ({
+        op: 'put',
+        task: activityTask(`run-${i}`, 5, { taskQueue: 'race-activities' }),
+      })),
+    );
+    for (const runId of runIds) {
+      await tx.insertExecution(
+        execution({
+          runId,
+          workflowId: `wf-${runId}`,
+          taskQueue: 'race-workflows',
+          nextEventId: 3,
+          workflowTask: { scheduledEventId: 2, attempt: 1, scheduledTime: 1_000 },
+        }),
+      );
+      await tx.appendEvents(runId, events(1, 2));
+      await tx.applyTaskChanges([
+        { op: 'put', task: workflowTask(runId, { taskQueue: 'race-workflows' }) },
+      ]);
+    }
+  });
+  return { activityKeys, workflowKeys: runIds.map((id) => `${id}/workflow`) };
+}
+
+/** Every task was granted exactly once, to the holder its row names, and every racer won some. */
+export async function assertGrantedOnce(
+  store: Store,
+  granted: Grant[],
+  expectedKeys: string[],
+  racers: number,
+): Promise<void> {
+  assert.deepEqual(
+    granted.map((g) => g.key).sort(),
+    [...expectedKeys].sort(),
+    'every task granted exactly once',
+  );
+  const identities = new Set(granted.map((g) => g.identity));
+  assert.equal(identities.size, racers, `every racer claimed tasks: ${[...identities].join(', ')}`);
+  await store.transaction(async (tx) => {
+    for (const grant of granted) {
+      const task = await tx.getTask(grant.key);
+      assert.equal(task?.state, 'claimed', grant.key);
+      assert.equal(task?.claimToken, grant.claimToken, grant.key);
+      assert.equal(task?.claimedBy, grant.identity, grant.key);
+    }
+  });
 }

@@ -24,7 +24,9 @@ import { tempDbPath } from '../helpers/env.ts';
 import { storeContract, type StoreFixture } from './contract.ts';
 import {
   activityTask,
+  assertGrantedOnce,
   claimRound,
+  createRaceTasks,
   events,
   execution,
   waitFor,
@@ -144,59 +146,6 @@ function spawnChild(script: string, args: string[]) {
  * Ready tasks for a claim race, written straight to the store: activity tasks on `race-activities`,
  * and runs waiting for their first workflow task on `race-workflows`.
  */
-async function createRaceTasks(store: SqliteStore, activities: number, workflows: number) {
-  const activityKeys = Array.from({ length: activities }, (_, i) => `run-${i}/activity/5`);
-  const runIds = Array.from({ length: workflows }, (_, i) => `race-run-${i}`);
-  await store.transaction(async (tx) => {
-    await tx.applyTaskChanges(
-      activityKeys.map((_, i) => ({
-        op: 'put',
-        task: activityTask(`run-${i}`, 5, { taskQueue: 'race-activities' }),
-      })),
-    );
-    for (const runId of runIds) {
-      await tx.insertExecution(
-        execution({
-          runId,
-          workflowId: `wf-${runId}`,
-          taskQueue: 'race-workflows',
-          nextEventId: 3,
-          workflowTask: { scheduledEventId: 2, attempt: 1, scheduledTime: 1_000 },
-        }),
-      );
-      await tx.appendEvents(runId, events(1, 2));
-      await tx.applyTaskChanges([
-        { op: 'put', task: workflowTask(runId, { taskQueue: 'race-workflows' }) },
-      ]);
-    }
-  });
-  return { activityKeys, workflowKeys: runIds.map((id) => `${id}/workflow`) };
-}
-
-/** Every task was granted exactly once, to the holder its row names, and every racer won some. */
-async function assertGrantedOnce(
-  store: SqliteStore,
-  granted: Grant[],
-  expectedKeys: string[],
-  racers: number,
-): Promise<void> {
-  assert.deepEqual(
-    granted.map((g) => g.key).sort(),
-    [...expectedKeys].sort(),
-    'every task granted exactly once',
-  );
-  const identities = new Set(granted.map((g) => g.identity));
-  assert.equal(identities.size, racers, `every racer claimed tasks: ${[...identities].join(', ')}`);
-  await store.transaction(async (tx) => {
-    for (const grant of granted) {
-      const task = await tx.getTask(grant.key);
-      assert.equal(task?.state, 'claimed', grant.key);
-      assert.equal(task?.claimToken, grant.claimToken, grant.key);
-      assert.equal(task?.claimedBy, grant.identity, grant.key);
-    }
-  });
-}
-
 describe('SqliteStore: opening files', () => {
   test('refuses a file that is not SQLite, naming it, and leaves it untouched', () => {
     const path = tempDbPath('notes.txt');

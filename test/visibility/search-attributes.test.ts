@@ -1,3 +1,4 @@
+import { BUILT_IN_SEARCH_ATTRIBUTE_NAMES } from '../../src/state/search-attributes.ts';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
@@ -163,4 +164,11 @@ describe('search attribute types', () => {
     assert.deepEqual(textWords('Crème BRÛLÉE'), ['crème', 'brÛlÉe']);
     assert.deepEqual(textWords(' -- '), []);
   });
+});
+
+test('the names user search attributes may not take are exactly the built-in attributes', () => {
+  assert.deepEqual(
+    [...BUILT_IN_SEARCH_ATTRIBUTES.keys()].sort(),
+    [...BUILT_IN_SEARCH_ATTRIBUTE_NAMES].sort(),
+  );
 });

@@ -38,7 +38,7 @@ import {
   type EventRow,
   type ExecutionRow,
   type TaskRow,
-} from './rows.ts';
+} from '../rows.ts';
 
 export interface SqliteStoreOptions {
   /**
@@ -318,6 +318,11 @@ class SqliteTransaction implements StoreTransaction {
     return json === undefined ? undefined : (JSON.parse(json) as ExecutionState);
   }
 
+  /** One writer at a time: a run is never locked by another transaction here. */
+  tryGetExecution(runId: string): Promise<ExecutionState | undefined> {
+    return this.getExecution(runId);
+  }
+
   async getRunningRunId(workflowId: string): Promise<string | undefined> {
     this.check();
     return this.s.runningRunId.get(workflowId) as string | undefined;
@@ -335,7 +340,7 @@ class SqliteTransaction implements StoreTransaction {
     for (const [name, type] of Object.entries(types)) {
       const known = this.s.searchAttributeType.get(name) as string | undefined;
       if (known !== undefined && known !== type) {
-        return `Search attribute '${name}' is a ${known}, not a ${type}: its type was fixed by its first use. Use another name for ${type} values.`;
+        return `Search attribute '${name}' is of type ${known}, not ${type}: its type was fixed by its first use. Use another name for ${type} values.`;
       }
     }
     return undefined;

@@ -55,15 +55,14 @@ CREATE TABLE search_attribute_types (
   type text NOT NULL
 );
 
--- Everything that must happen later. `partition` spreads one queue's ready tasks over several index
--- ranges so that many pollers of a hot queue do not all start at the same rows.
+-- Everything that must happen later. Pollers of one queue claim from the head of tasks_ready with
+-- FOR UPDATE SKIP LOCKED: they pass over each other's rows instead of waiting on them.
 CREATE TABLE tasks (
   seq bigserial PRIMARY KEY,
   key text COLLATE "C" NOT NULL UNIQUE,
   kind text NOT NULL,
   run_id text NOT NULL,
   task_queue text,
-  partition smallint NOT NULL,
   state text NOT NULL,
   expires_at bigint,
   claim_token bigint NOT NULL,
@@ -71,5 +70,5 @@ CREATE TABLE tasks (
   data text NOT NULL
 );
 
-CREATE INDEX tasks_ready ON tasks (kind, task_queue, partition, seq) WHERE state = 'ready';
+CREATE INDEX tasks_ready ON tasks (kind, task_queue, seq) WHERE state = 'ready';
 CREATE INDEX tasks_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;

@@ -1,8 +1,8 @@
-/** Conversions between SQLite rows and the engine's records. */
-import type { ExecutionState } from '../../state/execution-state.ts';
-import type { HistoryEvent } from '../../state/events.ts';
-import type { TaskRecord } from '../../state/tasks.ts';
-import type { ExecutionSummary } from '../store.ts';
+/** Conversions between database rows and the engine's records (the same column names in every store). */
+import type { ExecutionState } from '../state/execution-state.ts';
+import type { HistoryEvent } from '../state/events.ts';
+import type { TaskRecord } from '../state/tasks.ts';
+import type { ExecutionSummary } from './store.ts';
 
 export interface TaskRow {
   key: string;

@@ -1,0 +1,162 @@
+/** The PostgreSQL store: the contract suite, plus what only a shared network database has. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import pg from 'pg';
+import { StoreError } from '../../src/common/errors.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { LATEST_POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
+import { storeContract, type StoreFixture } from './contract.ts';
+import {
+  activityTask,
+  assertGrantedOnce,
+  claimRound,
+  createRaceTasks,
+  execution,
+  waitFor,
+  type Grant,
+} from './records.ts';
+
+function postgresFixture() {
+  return async (): Promise<StoreFixture> => {
+    const { url, drop } = freshSchema();
+    const opened: PostgresStore[] = [];
+    const open = () => {
+      const store = PostgresStore.open(url, { maxConnections: 4 });
+      opened.push(store);
+      return store;
+    };
+    return {
+      store: open(),
+      reopen: async () => open(),
+      async cleanup() {
+        for (const store of opened) await store.close();
+        await drop();
+      },
+    };
+  };
+}
+
+storeContract('postgres', postgresFixture());
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('postgres specifics', () => {
+  test('ten stores opening one new schema at once migrate it exactly once', async () => {
+    const { url, schema, drop } = freshSchema();
+    const stores = Array.from({ length: 10 }, () => PostgresStore.open(url, { maxConnections: 2 }));
+    try {
+      await Promise.all(stores.map((s) => s.nextExpiry()));
+      const version = await admin((c) =>
+        c.query(`SELECT value FROM "${schema}".keel_meta WHERE key = 'schema_version'`),
+      );
+      assert.deepEqual(version.rows, [{ value: String(LATEST_POSTGRES_SCHEMA_VERSION) }]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await drop();
+    }
+  });
+
+  test('a schema newer than the code, or holding foreign tables, is refused with the reason', async () => {
+    const newer = freshSchema();
+    const foreign = freshSchema();
+    try {
+      const first = PostgresStore.open(newer.url);
+      await first.nextExpiry();
+      await first.close();
+      await admin((c) =>
+        c.query(`UPDATE "${newer.schema}".keel_meta SET value = '99' WHERE key = 'schema_version'`),
+      );
+      const again = PostgresStore.open(newer.url);
+      await assert.rejects(again.nextExpiry(), (error: unknown) => {
+        assert.ok(error instanceof StoreError);
+        assert.match(
+          error.message,
+          new RegExp(
+            `schema version 99, newer than this Keel knows \\(${LATEST_POSTGRES_SCHEMA_VERSION}\\)`,
+          ),
+        );
+        return true;
+      });
+      await again.close();
+
+      await admin((c) =>
+        c.query(
+          `CREATE SCHEMA "${foreign.schema}"; CREATE TABLE "${foreign.schema}".users (id int)`,
+        ),
+      );
+      const wrong = PostgresStore.open(foreign.url);
+      await assert.rejects(wrong.nextExpiry(), /holds tables that are not Keel's \(users\)/);
+      await wrong.close();
+    } finally {
+      await newer.drop();
+      await foreign.drop();
+    }
+  });
+
+  test(
+    'two stores racing for ready tasks never both claim one (SKIP LOCKED, fenced tokens)',
+    { timeout: 60_000 },
+    async () => {
+      const { url, drop } = freshSchema();
+      const stores = [
+        PostgresStore.open(url, { maxConnections: 6 }),
+        PostgresStore.open(url, { maxConnections: 6 }),
+      ];
+      try {
+        const { activityKeys, workflowKeys } = await createRaceTasks(stores[0]!, 120, 40);
+        const engines = stores.map((store) => new Engine(store));
+        const granted: Grant[] = [];
+        for (let round = 0; round < 500; round++) {
+          const grants = (
+            await Promise.all(
+              engines.map((engine, e) =>
+                claimRound(engine, `store-${e}`, 'race-workflows', 'race-activities'),
+              ),
+            )
+          ).flat();
+          if (grants.length === 0) break;
+          granted.push(...grants);
+        }
+        await assertGrantedOnce(stores[0]!, granted, [...activityKeys, ...workflowKeys], 2);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+        await drop();
+      }
+    },
+  );
+
+  test('a commit in one store reaches the other as hints through LISTEN/NOTIFY', async () => {
+    const { url, drop } = freshSchema();
+    const a = PostgresStore.open(url);
+    const b = PostgresStore.open(url);
+    try {
+      await b.nextExpiry();
+      const seen: string[] = [];
+      b.subscribe((hint) =>
+        seen.push(hint.type === 'task-ready' ? `task-ready:${hint.taskQueue}` : hint.type),
+      );
+      await waitFor(() => seen.includes('external-change'), 'the listener to connect');
+      await a.transaction(async (tx) => {
+        await tx.insertExecution(execution({ runId: 'run-n', workflowId: 'wf-n' }));
+        await tx.applyTaskChanges([
+          { op: 'put', task: activityTask('run-n', 1, { taskQueue: 'notify' }) },
+        ]);
+      });
+      await waitFor(() => seen.includes('task-ready:notify'), 'the task-ready hint');
+    } finally {
+      await a.close();
+      await b.close();
+      await drop();
+    }
+  });
+});

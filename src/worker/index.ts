@@ -14,6 +14,7 @@ export type { WorkflowLogger, LogLevel } from '../runtime/workflow-info.ts';
 export { consoleLogger } from '../common/logger.ts';
 export { SqliteStore, type SqliteStoreOptions } from '../store/sqlite/sqlite-store.ts';
 export { openStore } from '../store/open-store.ts';
+export { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgres-store.ts';
 export type { Store } from '../store/store.ts';
 export type { ReplayOptions, ReplayResult } from '../replay/replay.ts';
 export {

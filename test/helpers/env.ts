@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'keel/client';
-import { SqliteStore, Worker, type WorkerOptions, type Store } from 'keel/worker';
+import { PostgresStore, SqliteStore, Worker, type WorkerOptions, type Store } from 'keel/worker';
+import type { Clock } from '../../src/engine/clock.ts';
+import { freshSchema } from './postgres.ts';
 
 /** A path for a new database file in a new temp directory, removed at process exit. */
 export function tempDbPath(name = 'keel.db'): string {
@@ -37,6 +39,7 @@ export interface TestEnv {
   store: Store;
   client: Client;
   taskQueue: string;
+  /** Connection string of the env's store (a SQLite file path, or a PostgreSQL URL). */
   dbPath: string;
   logs: ReturnType<typeof captureLogger>;
   /** Starts a worker on the env's store and queue; stopped at teardown. */
@@ -46,9 +49,44 @@ export interface TestEnv {
   close(): Promise<void>;
 }
 
+/**
+ * Which store the conformance suite runs on: `KEEL_TEST_STORE=postgres` runs every test written
+ * with these helpers against PostgreSQL (a fresh schema each), the default against SQLite.
+ */
+export const TEST_STORE = process.env.KEEL_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** A fresh store of the kind under test and the connection string that opens it again. */
+export function openTestStore(options: { clock?: Clock } = {}): {
+  store: Store;
+  connection: string;
+  dispose: () => Promise<void>;
+} {
+  if (TEST_STORE === 'postgres') {
+    const { url, drop } = freshSchema();
+    return {
+      store: PostgresStore.open(url, { maxConnections: 6, ...options }),
+      connection: url,
+      dispose: drop,
+    };
+  }
+  const path = tempDbPath();
+  return {
+    store: SqliteStore.open(path, { synchronous: 'normal', ...options }),
+    connection: path,
+    dispose: async () => undefined,
+  };
+}
+
 export async function createTestEnv(options: { dbPath?: string } = {}): Promise<TestEnv> {
-  const dbPath = options.dbPath ?? tempDbPath();
-  const store = SqliteStore.open(dbPath);
+  const opened = options.dbPath
+    ? {
+        store: SqliteStore.open(options.dbPath),
+        connection: options.dbPath,
+        dispose: async () => undefined,
+      }
+    : openTestStore();
+  const { store } = opened;
+  const dbPath = opened.connection;
   const client = new Client({ store });
   const taskQueue = uniqueQueue();
   const logs = captureLogger();
@@ -80,6 +118,7 @@ export async function createTestEnv(options: { dbPath?: string } = {}): Promise<
       await env.stopWorkers();
       await client.close();
       await store.close();
+      await opened.dispose();
     },
   };
   return env;

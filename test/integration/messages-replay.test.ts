@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WorkflowHandle } from 'keel/client';
 import { Worker } from 'keel/worker';
-import { withTestEnv, type TestEnv } from '../helpers/env.ts';
+import { TEST_STORE, withTestEnv, type TestEnv } from '../helpers/env.ts';
 import {
   Deferred,
   eventsOfType,
@@ -59,7 +59,9 @@ async function cachedAndUncachedAgree(scenario: Scenario): Promise<void> {
       for (const handle of handles) {
         const history = await handle.fetchHistory();
         const name = handle.workflowId.slice(0, -suffix.length - 1);
-        histories[name] = shapeOf(history.events);
+        // Workflow tasks are left out: how events group into tasks depends on timing (a message
+        // may arrive before or after a task starts), not on the code under test.
+        histories[name] = shapeOf(history.events).filter((e) => !e.startsWith('WorkflowTask'));
         await Worker.runReplayHistory({ workflows }, history);
         counts.push({
           tasks: eventsOfType(history.events, 'WorkflowTaskCompleted').length,
@@ -99,6 +101,12 @@ async function signalAndWait(
   await handle.signal(name, ...args);
   await waitForSignalsHandled(handle, count);
 }
+
+/** Needs the signal to commit before the held task's completion: only SQLite's single writer queue orders them. */
+const SQLITE_ORDER_ONLY =
+  TEST_STORE === 'postgres'
+    ? 'the signal is ordered before the completion by the SQLite writer queue (the rule itself: test/state)'
+    : false;
 
 test('replay: signals buffered until a late handler, in order', async () => {
   await cachedAndUncachedAgree(async ({ env, probe, id }) => {
@@ -196,24 +204,28 @@ test('replay: updates accepted, rejected (speculative task), failed, deduplicate
   });
 });
 
-test('replay: a workflow that tried to close over an unseen signal', async () => {
-  await cachedAndUncachedAgree(async ({ env, id }) => {
-    const workflowId = id('unseen');
-    const inTask = new Deferred();
-    workflows.hooks.set(workflowId, () => inTask.resolve());
-    try {
-      const handle = await env.client.workflow.start(workflows.returnsWithUnseenSignal, {
-        taskQueue: env.taskQueue,
-        workflowId,
-      });
-      await within(10_000, 'the task that returns', inTask.promise);
-      await handle.signal(workflows.add, 'late');
-      return { values: [await handle.result()], handles: [handle] };
-    } finally {
-      workflows.hooks.delete(workflowId);
-    }
-  });
-});
+test(
+  'replay: a workflow that tried to close over an unseen signal',
+  { skip: SQLITE_ORDER_ONLY },
+  async () => {
+    await cachedAndUncachedAgree(async ({ env, id }) => {
+      const workflowId = id('unseen');
+      const inTask = new Deferred();
+      workflows.hooks.set(workflowId, () => inTask.resolve());
+      try {
+        const handle = await env.client.workflow.start(workflows.returnsWithUnseenSignal, {
+          taskQueue: env.taskQueue,
+          workflowId,
+        });
+        await within(10_000, 'the task that returns', inTask.promise);
+        await handle.signal(workflows.add, 'late');
+        return { values: [await handle.result()], handles: [handle] };
+      } finally {
+        workflows.hooks.delete(workflowId);
+      }
+    });
+  },
+);
 
 test('replay: queries between signals and after completion', async () => {
   await cachedAndUncachedAgree(async ({ env, id }) => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkflowNotFoundError } from 'keel/client';
-import { withTestEnv } from '../helpers/env.ts';
+import { TEST_STORE, withTestEnv } from '../helpers/env.ts';
 import {
   ActivityProbe,
   Deferred,
@@ -441,39 +441,48 @@ test('a signal sent while no worker runs is delivered once to the next worker', 
   });
 });
 
-test('a workflow that returns while a signal it has not seen is waiting gets WorkflowTaskFailed (UnhandledCommand) and then handles it', async () => {
-  await withTestEnv(async (env) => {
-    await startMessagesWorker(env);
-    const inTask = new Deferred();
-    workflows.hooks.set('unseen-signal', () => inTask.resolve());
-    try {
-      const handle = await env.client.workflow.start(workflows.returnsWithUnseenSignal, {
-        taskQueue: env.taskQueue,
-        workflowId: 'unseen-signal',
-      });
-      await within(10_000, 'the task that returns', inTask.promise);
-      // The worker holds the task that is about to complete the workflow.
-      await handle.signal(workflows.add, 'just in time');
-      assert.deepEqual(await within(10_000, 'result', handle.result()), ['just in time']);
+test(
+  'a workflow that returns while a signal it has not seen is waiting gets WorkflowTaskFailed (UnhandledCommand) and then handles it',
+  {
+    skip:
+      TEST_STORE === 'postgres'
+        ? 'the signal is ordered before the completion by the SQLite writer queue (the rule itself: test/state)'
+        : false,
+  },
+  async () => {
+    await withTestEnv(async (env) => {
+      await startMessagesWorker(env);
+      const inTask = new Deferred();
+      workflows.hooks.set('unseen-signal', () => inTask.resolve());
+      try {
+        const handle = await env.client.workflow.start(workflows.returnsWithUnseenSignal, {
+          taskQueue: env.taskQueue,
+          workflowId: 'unseen-signal',
+        });
+        await within(10_000, 'the task that returns', inTask.promise);
+        // The worker holds the task that is about to complete the workflow.
+        await handle.signal(workflows.add, 'just in time');
+        assert.deepEqual(await within(10_000, 'result', handle.result()), ['just in time']);
 
-      const events = await historyOf(handle);
-      const failed = eventsOfType(events, 'WorkflowTaskFailed');
-      assert.equal(failed.length, 1);
-      assert.equal(failed[0]!.attributes.cause, 'UnhandledCommand');
-      assert.match(failed[0]!.attributes.failure.message, /WorkflowExecutionSignaled/);
-      const signaled = eventsOfType(events, 'WorkflowExecutionSignaled')[0]!;
-      assert.equal(signaled.eventId > failed[0]!.eventId, true, 'written after the failed task');
-      const completed = eventsOfType(events, 'WorkflowExecutionCompleted');
-      assert.equal(completed.length, 1);
-      assert.equal(completed[0]!.eventId > signaled.eventId, true);
-      assert.equal(typesOf(events).at(-1), 'WorkflowExecutionCompleted');
-      assert.equal(
-        env.logs.lines.some((l) => /not accepted/.test(l.message)),
-        true,
-        'the worker logged why its completion was refused',
-      );
-    } finally {
-      workflows.hooks.delete('unseen-signal');
-    }
-  });
-});
+        const events = await historyOf(handle);
+        const failed = eventsOfType(events, 'WorkflowTaskFailed');
+        assert.equal(failed.length, 1);
+        assert.equal(failed[0]!.attributes.cause, 'UnhandledCommand');
+        assert.match(failed[0]!.attributes.failure.message, /WorkflowExecutionSignaled/);
+        const signaled = eventsOfType(events, 'WorkflowExecutionSignaled')[0]!;
+        assert.equal(signaled.eventId > failed[0]!.eventId, true, 'written after the failed task');
+        const completed = eventsOfType(events, 'WorkflowExecutionCompleted');
+        assert.equal(completed.length, 1);
+        assert.equal(completed[0]!.eventId > signaled.eventId, true);
+        assert.equal(typesOf(events).at(-1), 'WorkflowExecutionCompleted');
+        assert.equal(
+          env.logs.lines.some((l) => /not accepted/.test(l.message)),
+          true,
+          'the worker logged why its completion was refused',
+        );
+      } finally {
+        workflows.hooks.delete('unseen-signal');
+      }
+    });
+  },
+);

@@ -14,13 +14,13 @@ import {
   type ExecutionSummary,
   type WorkflowHandle,
 } from 'keel/client';
-import { SqliteStore, Worker, type Store } from 'keel/worker';
+import { Worker, type Store } from 'keel/worker';
 import type { SearchAttributeValues } from 'keel/workflow';
 import { ListQueryError } from '../../src/visibility/list-query.ts';
 import { VirtualClock } from '../../src/testing/virtual-clock.ts';
 import type { Clock } from '../../src/engine/clock.ts';
 import { expectInstance } from '../fixtures/expect-instance.ts';
-import { captureLogger, tempDbPath } from '../helpers/env.ts';
+import { captureLogger, openTestStore } from '../helpers/env.ts';
 import { waitFor, within } from '../fixtures/integration-support.ts';
 import * as workflows from '../fixtures/visibility-workflows.ts';
 import { finish, startInfo, upsert, upsertBySignal } from '../fixtures/visibility-workflows.ts';
@@ -40,7 +40,7 @@ async function withVisibilityEnv(
   fn: (env: VisibilityEnv) => Promise<void>,
   clock: Clock = new VirtualClock(),
 ): Promise<void> {
-  const store = SqliteStore.open(tempDbPath(), { synchronous: 'normal', clock });
+  const { store, dispose } = openTestStore({ clock });
   const client = new Client({ store });
   const logs = captureLogger();
   const running: { worker: Worker; done: Promise<void> }[] = [];
@@ -67,6 +67,7 @@ async function withVisibilityEnv(
     await Promise.all(running.map((r) => r.done));
     await client.close();
     await store.close();
+    await dispose();
   }
 }
 

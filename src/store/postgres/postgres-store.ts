@@ -83,7 +83,8 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<(hint: StoreHint) => void>();
   private readonly origin = randomUUID();
   private readonly maxAttempts: number;
-  private listener?: pg.Client;
+  /** Ends the LISTEN connection of the moment (close() calls it to stop listening). */
+  private endListener?: () => Promise<void>;
   private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
   private listening?: Promise<void>;
@@ -146,14 +147,19 @@ export class PostgresStore implements Store {
   private async listen(): Promise<void> {
     for (let attempt = 1; !this.closed; attempt++) {
       const client = new pg.Client(this.connection);
-      // Known before it connects, so that close() can end it at any point.
-      this.listener = client;
+      // pg's end() resolves on the 'end' event only once: end each client exactly once.
+      let ending: Promise<void> | undefined;
+      const end = () => (ending ??= client.end().catch(() => undefined));
+      let connected = false;
       try {
         const ended = new Promise<void>((resolve) => {
           client.on('error', () => resolve());
           client.on('end', () => resolve());
         });
         await client.connect();
+        connected = true;
+        // Only a connected client may be ended from outside: pg's end() during connect can hang.
+        this.endListener = end;
         if (this.closed) break;
         client.on('notification', (message) => this.onNotification(message.payload));
         await client.query(`LISTEN ${CHANNEL}`);
@@ -164,8 +170,8 @@ export class PostgresStore implements Store {
       } catch {
         // reconnect below
       } finally {
-        if (this.listener === client) this.listener = undefined;
-        await client.end().catch(() => undefined);
+        this.endListener = undefined;
+        if (connected) await end();
       }
       if (!this.closed) await delay(backoff(attempt));
     }
@@ -392,7 +398,7 @@ export class PostgresStore implements Store {
     this.closed = true;
     await this.ready.catch(() => undefined);
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
-    await this.listener?.end().catch(() => undefined);
+    await this.endListener?.();
     await this.listening;
     await this.pool.end();
   }

@@ -24,8 +24,8 @@ import { StoreError } from '../../common/errors.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
-import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
-import { TaskState, type TaskChange, type TaskKind, type TaskRecord } from '../../state/tasks.ts';
+import type { SearchAttributeType } from '../../state/search-attributes.ts';
+import type { TaskRecord } from '../../state/tasks.ts';
 import { compilePostgresFilter } from '../../visibility/postgres-filter.ts';
 import type {
   ExecutionSummary,
@@ -36,6 +36,7 @@ import type {
   StoreTransaction,
 } from '../store.ts';
 import { breaksConnection, isTransient } from './errors.ts';
+import { PostgresTransaction, READ_HISTORY, TASK_COLUMNS } from './postgres-transaction.ts';
 import {
   eventFromRow,
   summaryFromRow,
@@ -55,14 +56,32 @@ export interface PostgresStoreOptions {
   connectionTimeoutMs?: number;
   /** Attempts of a transaction that fails transiently, the first included. @defaultValue 8 */
   maxAttempts?: number;
+  /**
+   * Transactions this process runs at once, each committing a batch of the units queued meanwhile
+   * (one connection each). More lanes, more parallelism; fewer, bigger batches. @defaultValue 3
+   */
+  batchLanes?: number;
   /** @internal a test's virtual clock */
   clock?: Clock;
 }
 
 const CHANNEL = 'keel_hints';
 
-const TASK_COLUMNS =
-  'key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data';
+interface Unit {
+  work: (tx: StoreTransaction) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Units per batch: bounds how long one transaction holds its row locks. */
+const MAX_BATCH = 64;
+/** A batch waiting longer than this for a row lock gives up (its units then run alone). */
+const LOCK_TIMEOUT_MS = 1000;
+
+function isDatabaseError(error: unknown): boolean {
+  return error instanceof pg.DatabaseError || breaksConnection(error);
+}
+
 const SUMMARY_COLUMNS =
   'run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time, history_length, memo, search_attributes';
 
@@ -87,6 +106,9 @@ export class PostgresStore implements Store {
   private endListener?: () => Promise<void>;
   private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly queue: Unit[] = [];
+  private activeLanes = 0;
+  private readonly lanes: number;
   private listening?: Promise<void>;
   private readonly connection: pg.ClientConfig;
 
@@ -105,6 +127,7 @@ export class PostgresStore implements Store {
     this.location = `${redacted.toString()} (schema ${schema})`;
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 8;
+    this.lanes = options.batchLanes ?? 3;
     this.connection = {
       connectionString: parsed.toString(),
       options: `-c search_path=${quoteIdent(schema)}`,
@@ -191,57 +214,139 @@ export class PostgresStore implements Store {
 
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError(`${this.location} is closed.`));
+    const running = new Promise<T>((resolve, reject) => {
+      this.queue.push({ work: work, resolve: resolve as Unit['resolve'], reject });
+    });
     // Tracked so that close() lets work that callers were promised finish first.
-    const running = this.runTransaction(work);
     const tracked = running.then(
       () => undefined,
       () => undefined,
     );
     this.inFlight.add(tracked);
     void tracked.then(() => this.inFlight.delete(tracked));
+    this.pump();
     return running;
   }
 
-  private async runTransaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    await this.ready;
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.connectWithRetry();
-      let broken: Error | undefined;
+  /**
+   * Group commit on a network database: units queued while the lanes are busy run together in one
+   * transaction (one BEGIN, one COMMIT, one NOTIFY; each unit its reads and one write statement).
+   * Several lanes run batches at once on their own connections.
+   */
+  private pump(): void {
+    while (this.activeLanes < this.lanes && this.queue.length > 0) {
+      const free = this.lanes - this.activeLanes;
+      const batch = this.queue.splice(0, Math.min(MAX_BATCH, Math.ceil(this.queue.length / free)));
+      this.activeLanes++;
+      void this.runBatch(batch).finally(() => {
+        this.activeLanes--;
+        this.pump();
+      });
+    }
+  }
+
+  private async runBatch(batch: Unit[]): Promise<void> {
+    try {
+      await this.ready;
+    } catch (error) {
+      for (const unit of batch) unit.reject(error);
+      return;
+    }
+    if (batch.length > 1) {
       try {
-        await client.query('BEGIN');
-        const tx = new PostgresTransaction(client);
-        let result: T;
+        await this.commitBatch(batch);
+        return;
+      } catch {
+        // A database error aborts the whole batch: each unit then runs alone (and is retried alone).
+      }
+    }
+    for (const unit of batch) {
+      for (let attempt = 1; ; attempt++) {
         try {
-          result = await work(tx);
-        } finally {
-          tx.finished = true;
+          await this.commitBatch([unit]);
+          break;
+        } catch (error) {
+          if (!isTransient(error) || attempt >= this.maxAttempts) {
+            unit.reject(error);
+            break;
+          }
+          await delay(backoff(attempt));
         }
-        if (tx.hints.length > 0) {
-          const payload = JSON.stringify({ origin: this.origin, hints: tx.hints });
-          // NOTIFY payloads are limited to 8000 bytes: a big batch is announced as "anything changed".
-          const sent =
-            payload.length < 7900
-              ? payload
-              : JSON.stringify({ origin: this.origin, hints: [{ type: 'external-change' }] });
+      }
+    }
+  }
+
+  /**
+   * Runs the units in one transaction and settles them after COMMIT. A unit whose work throws (an
+   * engine error, not a database one) is rejected alone; a database error throws, and nothing of
+   * the batch is committed or settled.
+   */
+  private async commitBatch(batch: Unit[]): Promise<void> {
+    const client = await this.connectWithRetry();
+    let broken: Error | undefined;
+    const settled: { unit: Unit; ok: boolean; value: unknown }[] = [];
+    const hints: StoreHint[] = [];
+    try {
+      // One round trip; a lock wait past lock_timeout fails the batch (and its units run alone)
+      // instead of waiting for deadlock detection.
+      await client.query(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
+      for (const unit of batch) {
+        const tx = new PostgresTransaction(client, async () => {
+          await client.query('SAVEPOINT unit');
+        });
+        let value: unknown;
+        try {
+          value = await unit.work(tx);
+        } catch (error) {
+          tx.finished = true;
+          if (isDatabaseError(error)) throw error;
+          if (tx.wroteEarly) await client.query('ROLLBACK TO SAVEPOINT unit');
+          settled.push({ unit, ok: false, value: error });
+          continue;
+        }
+        hints.push(...tx.hints);
+        // The last unit's write statement carries the batch's NOTIFY: one round trip fewer.
+        const last = unit === batch[batch.length - 1];
+        await tx.flush(last ? this.notification(hints) : undefined);
+        tx.finished = true;
+        if (tx.wroteEarly) await client.query('RELEASE SAVEPOINT unit');
+        settled.push({ unit, ok: true, value });
+      }
+      if (!settled.at(-1)?.ok) {
+        const notify = this.notification(hints);
+        if (notify)
           await client.query({
             name: 'keel_notify',
             text: 'SELECT pg_notify($1, $2)',
-            values: [CHANNEL, sent],
+            values: [notify.channel, notify.payload],
           });
-        }
-        await client.query('COMMIT');
-        for (const hint of tx.hints) this.emit(hint);
-        return result;
-      } catch (error) {
-        if (breaksConnection(error)) broken = error as Error;
-        else
-          await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-        if (!isTransient(error) || attempt >= this.maxAttempts) throw error;
-        await delay(backoff(attempt));
-      } finally {
-        client.release(broken);
       }
+      await client.query('COMMIT');
+    } catch (error) {
+      if (breaksConnection(error)) broken = error as Error;
+      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken);
     }
+    for (const { unit, ok, value } of settled) {
+      if (ok) unit.resolve(value);
+      else unit.reject(value);
+    }
+    for (const hint of hints) this.emit(hint);
+  }
+
+  /** The NOTIFY announcing `hints` to other processes; payloads are limited to 8000 bytes, so a big batch says "anything changed". */
+  private notification(hints: StoreHint[]): { channel: string; payload: string } | undefined {
+    if (hints.length === 0) return undefined;
+    const payload = JSON.stringify({ origin: this.origin, hints });
+    return {
+      channel: CHANNEL,
+      payload:
+        payload.length < 7900
+          ? payload
+          : JSON.stringify({ origin: this.origin, hints: [{ type: 'external-change' }] }),
+    };
   }
 
   private async query<R extends pg.QueryResultRow>(
@@ -401,259 +506,6 @@ export class PostgresStore implements Store {
     await this.endListener?.();
     await this.listening;
     await this.pool.end();
-  }
-}
-
-const READ_HISTORY =
-  'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = $1 AND event_id >= $2 ORDER BY event_id';
-
-class PostgresTransaction implements StoreTransaction {
-  readonly hints: StoreHint[] = [];
-  finished = false;
-
-  constructor(private readonly client: pg.PoolClient) {}
-
-  private async q<R extends pg.QueryResultRow>(
-    name: string,
-    text: string,
-    values: unknown[],
-  ): Promise<R[]> {
-    if (this.finished) {
-      throw new StoreError(
-        'A store transaction was used after it ended (a unit awaited something other than its transaction).',
-      );
-    }
-    return (await this.client.query<R>({ name, text, values })).rows;
-  }
-
-  async getExecution(runId: string): Promise<ExecutionState | undefined> {
-    const [row] = await this.q<{ state: string }>(
-      'keel_lock_execution',
-      'SELECT state FROM executions WHERE run_id = $1 FOR UPDATE',
-      [runId],
-    );
-    return row && (JSON.parse(row.state) as ExecutionState);
-  }
-
-  async tryGetExecution(runId: string): Promise<ExecutionState | 'locked' | undefined> {
-    const [row] = await this.q<{ state: string }>(
-      'keel_try_lock_execution',
-      'SELECT state FROM executions WHERE run_id = $1 FOR UPDATE SKIP LOCKED',
-      [runId],
-    );
-    if (row) return JSON.parse(row.state) as ExecutionState;
-    const [exists] = await this.q(
-      'keel_execution_exists',
-      'SELECT 1 FROM executions WHERE run_id = $1',
-      [runId],
-    );
-    return exists ? 'locked' : undefined;
-  }
-
-  async getRunningRunId(workflowId: string): Promise<string | undefined> {
-    const [row] = await this.q<{ run_id: string }>(
-      'keel_running_run',
-      `SELECT run_id FROM executions WHERE workflow_id = $1 AND status = 'Running'`,
-      [workflowId],
-    );
-    return row?.run_id;
-  }
-
-  async getLatestRunId(workflowId: string): Promise<string | undefined> {
-    const [row] = await this.q<{ run_id: string }>(
-      'keel_latest_run_id',
-      'SELECT run_id FROM executions WHERE workflow_id = $1 ORDER BY start_time DESC, run_id DESC LIMIT 1',
-      [workflowId],
-    );
-    return row?.run_id;
-  }
-
-  async insertExecution(state: ExecutionState): Promise<void> {
-    await this.q(
-      'keel_insert_execution',
-      `INSERT INTO executions (${SUMMARY_COLUMNS}, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [
-        state.runId,
-        state.workflowId,
-        state.workflowType,
-        state.taskQueue,
-        state.status,
-        state.startTime,
-        state.closeTime ?? null,
-        state.nextEventId - 1,
-        state.memo ? JSON.stringify(state.memo) : null,
-        state.searchAttributes ? JSON.stringify(state.searchAttributes) : null,
-        JSON.stringify(state),
-      ],
-    );
-  }
-
-  async updateExecution(state: ExecutionState): Promise<void> {
-    await this.q(
-      'keel_update_execution',
-      'UPDATE executions SET status = $1, close_time = $2, history_length = $3, memo = $4, search_attributes = $5, state = $6 WHERE run_id = $7',
-      [
-        state.status,
-        state.closeTime ?? null,
-        state.nextEventId - 1,
-        state.memo ? JSON.stringify(state.memo) : null,
-        state.searchAttributes ? JSON.stringify(state.searchAttributes) : null,
-        JSON.stringify(state),
-        state.runId,
-      ],
-    );
-    this.hints.push({ type: 'run-updated', runId: state.runId });
-    if (state.status !== 'Running') this.hints.push({ type: 'run-closed', runId: state.runId });
-  }
-
-  async appendEvents(runId: string, events: HistoryEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    // One statement for the whole batch: arrays unnested into rows.
-    await this.q(
-      'keel_append_events',
-      `INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes)
-       SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[])`,
-      [
-        runId,
-        events.map((e) => e.eventId),
-        events.map((e) => e.eventTime),
-        events.map((e) => e.eventType),
-        events.map((e) => JSON.stringify(e.attributes)),
-      ],
-    );
-  }
-
-  async readHistory(runId: string, fromEventId: number): Promise<HistoryEvent[]> {
-    return (await this.q<EventRow>('keel_read_history_tx', READ_HISTORY, [runId, fromEventId])).map(
-      eventFromRow,
-    );
-  }
-
-  async getTask(key: string): Promise<TaskRecord | undefined> {
-    const [row] = await this.q<TaskRow>(
-      'keel_lock_task',
-      `SELECT ${TASK_COLUMNS} FROM tasks WHERE key = $1 FOR UPDATE`,
-      [key],
-    );
-    return row && taskFromRow(row);
-  }
-
-  async applyTaskChanges(changes: TaskChange[]): Promise<void> {
-    for (const change of changes) {
-      if (change.op === 'delete') {
-        await this.q('keel_delete_task', 'DELETE FROM tasks WHERE key = $1', [change.key]);
-      } else if (change.op === 'delete-run') {
-        await this.q(
-          'keel_delete_run_tasks',
-          'DELETE FROM tasks WHERE key >= $1 AND key < $2',
-          runKeyRange(change.runId),
-        );
-      } else {
-        const { task } = change;
-        await this.q(
-          'keel_put_task',
-          `INSERT INTO tasks (key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, run_id = excluded.run_id, task_queue = excluded.task_queue,
-             state = excluded.state, expires_at = excluded.expires_at, claim_token = excluded.claim_token,
-             claimed_by = excluded.claimed_by, data = excluded.data`,
-          [
-            task.key,
-            task.kind,
-            task.runId,
-            task.taskQueue ?? null,
-            task.state,
-            task.expiresAt ?? null,
-            task.claimToken,
-            task.claimedBy ?? null,
-            JSON.stringify(task.data),
-          ],
-        );
-        if (task.state === TaskState.Ready && task.taskQueue !== undefined) {
-          this.hints.push({ type: 'task-ready', kind: task.kind, taskQueue: task.taskQueue });
-        }
-        if (task.expiresAt !== undefined) this.hints.push({ type: 'expiry', at: task.expiresAt });
-        if (task.kind === 'query' && task.data.answer)
-          this.hints.push({ type: 'query-answered', key: task.key });
-      }
-    }
-  }
-
-  /** Oldest first; rows other transactions hold are skipped, not waited for. */
-  async readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]> {
-    const rows = await this.q<TaskRow>(
-      'keel_ready_tasks',
-      `SELECT ${TASK_COLUMNS} FROM tasks WHERE kind = $1 AND task_queue = $2 AND state = 'ready'
-       ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED`,
-      [kind, taskQueue, limit],
-    );
-    return rows.map(taskFromRow);
-  }
-
-  async expiredTasks(now: number, limit: number): Promise<TaskRecord[]> {
-    const rows = await this.q<TaskRow>(
-      'keel_expired_tasks',
-      `SELECT ${TASK_COLUMNS} FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [now, limit],
-    );
-    return rows.map(taskFromRow);
-  }
-
-  async checkSearchAttributeTypes(
-    types: Record<string, SearchAttributeType>,
-  ): Promise<string | undefined> {
-    const names = Object.keys(types);
-    if (names.length === 0) return undefined;
-    const rows = await this.q<{ name: string; type: string }>(
-      'keel_sa_types',
-      'SELECT name, type FROM search_attribute_types WHERE name = ANY($1::text[])',
-      [names],
-    );
-    for (const { name, type } of rows) {
-      if (type !== types[name]) {
-        return `Search attribute '${name}' is of type ${type}, not ${types[name]}: its type was fixed by its first use. Use another name for ${types[name]} values.`;
-      }
-    }
-    return undefined;
-  }
-
-  async registerSearchAttributeTypes(
-    types: Record<string, SearchAttributeType>,
-  ): Promise<string | undefined> {
-    const names = Object.keys(types);
-    if (names.length === 0) return undefined;
-    await this.q(
-      'keel_sa_register',
-      'INSERT INTO search_attribute_types (name, type) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (name) DO NOTHING',
-      [names, names.map((n) => types[n])],
-    );
-    return this.checkSearchAttributeTypes(types);
-  }
-
-  async replaceSearchAttributes(
-    runId: string,
-    values: Record<string, SearchAttributeValue>,
-  ): Promise<void> {
-    await this.q('keel_sa_delete', 'DELETE FROM search_attributes WHERE run_id = $1', [runId]);
-    const names: string[] = [];
-    const texts: (string | null)[] = [];
-    const nums: (number | null)[] = [];
-    for (const [name, entry] of Object.entries(values)) {
-      for (const value of Array.isArray(entry.value) ? entry.value : [entry.value]) {
-        names.push(name);
-        texts.push(typeof value === 'string' ? value : null);
-        nums.push(
-          typeof value === 'number' ? value : typeof value === 'boolean' ? (value ? 1 : 0) : null,
-        );
-      }
-    }
-    if (names.length === 0) return;
-    await this.q(
-      'keel_sa_insert',
-      `INSERT INTO search_attributes (run_id, name, value_text, value_num)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::float8[])`,
-      [runId, names, texts, nums],
-    );
   }
 }
 

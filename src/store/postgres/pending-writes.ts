@@ -1,0 +1,336 @@
+/**
+ * Writes of a PostgreSQL transaction, held back and sent as ONE statement (data-modifying CTEs)
+ * instead of one round trip each: on a network database the round trips, not the rows, are the cost.
+ * Task changes are reduced to their net effect first, so that no statement touches a row twice.
+ */
+import type { ExecutionState } from '../../state/execution-state.ts';
+import type { HistoryEvent } from '../../state/events.ts';
+import type { SearchAttributeValue } from '../../state/search-attributes.ts';
+import type { TaskChange, TaskRecord } from '../../state/tasks.ts';
+
+export class PendingWrites {
+  private events: {
+    runId: string;
+    eventId: number;
+    eventTime: number;
+    eventType: string;
+    attributes: string;
+  }[] = [];
+  private inserted = new Map<string, ExecutionValues>();
+  private updated = new Map<string, ExecutionValues>();
+  /** Net effect per task key: the last put (its data serialised when handed over), or null for deleted. */
+  private tasks = new Map<string, { task: TaskRecord; data: string } | null>();
+  /** Runs whose tasks were all deleted; keys put after that are kept. */
+  private deletedRuns = new Set<string>();
+  private searchAttributes = new Map<string, Record<string, SearchAttributeValue>>();
+
+  get empty(): boolean {
+    return (
+      this.events.length === 0 &&
+      this.inserted.size === 0 &&
+      this.updated.size === 0 &&
+      this.tasks.size === 0 &&
+      this.deletedRuns.size === 0 &&
+      this.searchAttributes.size === 0
+    );
+  }
+
+  appendEvents(runId: string, events: HistoryEvent[]): void {
+    for (const e of events) {
+      this.events.push({
+        runId,
+        eventId: e.eventId,
+        eventTime: e.eventTime,
+        eventType: e.eventType,
+        attributes: JSON.stringify(e.attributes),
+      });
+    }
+  }
+
+  insertExecution(state: ExecutionState): void {
+    this.inserted.set(state.runId, valuesOf(state));
+  }
+
+  updateExecution(state: ExecutionState): void {
+    // An update of a run inserted in the same flush folds into the insert.
+    if (this.inserted.has(state.runId)) this.inserted.set(state.runId, valuesOf(state));
+    else this.updated.set(state.runId, valuesOf(state));
+  }
+
+  applyTaskChanges(changes: TaskChange[]): void {
+    for (const change of changes) {
+      if (change.op === 'put')
+        this.tasks.set(change.task.key, {
+          task: change.task,
+          data: JSON.stringify(change.task.data),
+        });
+      else if (change.op === 'delete') this.tasks.set(change.key, null);
+      else {
+        for (const key of this.tasks.keys())
+          if (key.startsWith(`${change.runId}/`)) this.tasks.delete(key);
+        this.deletedRuns.add(change.runId);
+      }
+    }
+  }
+
+  replaceSearchAttributes(runId: string, values: Record<string, SearchAttributeValue>): void {
+    this.searchAttributes.set(runId, values);
+  }
+
+  /** The statement and its parameters; `notify` (a payload) is sent in the same statement. */
+  toStatement(notify?: { channel: string; payload: string }): {
+    name: string;
+    text: string;
+    values: unknown[];
+  } {
+    const values: unknown[] = [];
+    const p = (value: unknown, cast: string) => {
+      values.push(value);
+      return `$${values.length}::${cast}`;
+    };
+    const parts: string[] = [];
+    const shape: string[] = [];
+    if (this.events.length > 0) {
+      shape.push('e');
+      parts.push(`e AS (INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes)
+        SELECT * FROM unnest(${p(
+          this.events.map((x) => x.runId),
+          'text[]',
+        )}, ${p(
+          this.events.map((x) => x.eventId),
+          'int[]',
+        )},
+          ${p(
+            this.events.map((x) => x.eventTime),
+            'bigint[]',
+          )}, ${p(
+            this.events.map((x) => x.eventType),
+            'text[]',
+          )},
+          ${p(
+            this.events.map((x) => x.attributes),
+            'text[]',
+          )}))`);
+    }
+    if (this.inserted.size > 0) {
+      shape.push('i');
+      const rows = [...this.inserted.values()];
+      parts.push(`i AS (INSERT INTO executions (run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time,
+          history_length, memo, search_attributes, state)
+        SELECT * FROM unnest(${p(
+          rows.map((s) => s.runId),
+          'text[]',
+        )}, ${p(
+          rows.map((s) => s.workflowId),
+          'text[]',
+        )},
+          ${p(
+            rows.map((s) => s.workflowType),
+            'text[]',
+          )}, ${p(
+            rows.map((s) => s.taskQueue),
+            'text[]',
+          )},
+          ${p(
+            rows.map((s) => s.status),
+            'text[]',
+          )}, ${p(
+            rows.map((s) => s.startTime),
+            'bigint[]',
+          )},
+          ${p(
+            rows.map((s) => s.closeTime),
+            'bigint[]',
+          )}, ${p(
+            rows.map((s) => s.historyLength),
+            'int[]',
+          )},
+          ${p(
+            rows.map((s) => s.memo),
+            'text[]',
+          )}, ${p(
+            rows.map((s) => s.searchAttributes),
+            'text[]',
+          )}, ${p(
+            rows.map((s) => s.json),
+            'text[]',
+          )}))`);
+    }
+    if (this.updated.size > 0) {
+      shape.push('u');
+      const rows = [...this.updated.values()];
+      parts.push(`u AS (UPDATE executions x SET status = v.status, close_time = v.close_time, history_length = v.history_length,
+          memo = v.memo, search_attributes = v.search_attributes, state = v.state
+        FROM unnest(${p(
+          rows.map((s) => s.runId),
+          'text[]',
+        )}, ${p(
+          rows.map((s) => s.status),
+          'text[]',
+        )},
+          ${p(
+            rows.map((s) => s.closeTime),
+            'bigint[]',
+          )}, ${p(
+            rows.map((s) => s.historyLength),
+            'int[]',
+          )},
+          ${p(
+            rows.map((s) => s.memo),
+            'text[]',
+          )}, ${p(
+            rows.map((s) => s.searchAttributes),
+            'text[]',
+          )}, ${p(
+            rows.map((s) => s.json),
+            'text[]',
+          )})
+          AS v(run_id, status, close_time, history_length, memo, search_attributes, state)
+        WHERE x.run_id = v.run_id)`);
+    }
+    const written = [...this.tasks.values()].filter((t) => t !== null);
+    const puts = written.map((w) => w.task);
+    const deletes = [...this.tasks.entries()].filter(([, t]) => t === null).map(([key]) => key);
+    if (deletes.length > 0) {
+      shape.push('d');
+      parts.push(`d AS (DELETE FROM tasks WHERE key = ANY(${p(deletes, 'text[]')}))`);
+    }
+    if (this.deletedRuns.size > 0) {
+      shape.push('r');
+      const runs = [...this.deletedRuns];
+      // Keys put after the run's tasks were deleted stay (and are written by the insert below).
+      parts.push(`r AS (DELETE FROM tasks t USING unnest(${p(
+        runs.map((r) => `${r}/`),
+        'text[]',
+      )}, ${p(
+        runs.map((r) => `${r}0`),
+        'text[]',
+      )}) AS k(lo, hi)
+        WHERE t.key >= k.lo AND t.key < k.hi AND NOT (t.key = ANY(${p(
+          puts.map((t) => t.key),
+          'text[]',
+        )})))`);
+    }
+    if (puts.length > 0) {
+      shape.push('t');
+      parts.push(`t AS (INSERT INTO tasks (key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data)
+        SELECT * FROM unnest(${p(
+          puts.map((t) => t.key),
+          'text[]',
+        )}, ${p(
+          puts.map((t) => t.kind),
+          'text[]',
+        )},
+          ${p(
+            puts.map((t) => t.runId),
+            'text[]',
+          )}, ${p(
+            puts.map((t) => t.taskQueue ?? null),
+            'text[]',
+          )},
+          ${p(
+            puts.map((t) => t.state),
+            'text[]',
+          )}, ${p(
+            puts.map((t) => t.expiresAt ?? null),
+            'bigint[]',
+          )},
+          ${p(
+            puts.map((t) => t.claimToken),
+            'bigint[]',
+          )}, ${p(
+            puts.map((t) => t.claimedBy ?? null),
+            'text[]',
+          )},
+          ${p(
+            written.map((w) => w.data),
+            'text[]',
+          )})
+        ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, run_id = excluded.run_id, task_queue = excluded.task_queue,
+          state = excluded.state, expires_at = excluded.expires_at, claim_token = excluded.claim_token,
+          claimed_by = excluded.claimed_by, data = excluded.data)`);
+    }
+    if (this.searchAttributes.size > 0) {
+      shape.push('s');
+      const runIds = [...this.searchAttributes.keys()];
+      const rows: [string, string, string | null, number | null][] = [];
+      for (const [runId, attributes] of this.searchAttributes) {
+        for (const [name, entry] of Object.entries(attributes)) {
+          for (const value of Array.isArray(entry.value) ? entry.value : [entry.value]) {
+            rows.push([
+              runId,
+              name,
+              typeof value === 'string' ? value : null,
+              typeof value === 'number'
+                ? value
+                : typeof value === 'boolean'
+                  ? value
+                    ? 1
+                    : 0
+                  : null,
+            ]);
+          }
+        }
+      }
+      parts.push(
+        `sd AS (DELETE FROM search_attributes WHERE run_id = ANY(${p(runIds, 'text[]')}))`,
+      );
+      parts.push(`si AS (INSERT INTO search_attributes (run_id, name, value_text, value_num)
+        SELECT * FROM unnest(${p(
+          rows.map((r) => r[0]),
+          'text[]',
+        )}, ${p(
+          rows.map((r) => r[1]),
+          'text[]',
+        )},
+          ${p(
+            rows.map((r) => r[2]),
+            'text[]',
+          )}, ${p(
+            rows.map((r) => r[3]),
+            'float8[]',
+          )}))`);
+    }
+    const tail = notify
+      ? `SELECT pg_notify(${p(notify.channel, 'text')}, ${p(notify.payload, 'text')})`
+      : 'SELECT 1';
+    if (notify) shape.push('n');
+    return {
+      // Statements of the same shape are prepared once per connection.
+      name: `keel_w_${shape.join('')}`,
+      text: parts.length > 0 ? `WITH ${parts.join(',\n')}\n${tail}` : tail,
+      values,
+    };
+  }
+}
+
+/** An execution's columns, serialised when handed over: the engine keeps mutating its objects. */
+interface ExecutionValues {
+  runId: string;
+  workflowId: string;
+  workflowType: string;
+  taskQueue: string;
+  status: string;
+  startTime: number;
+  closeTime: number | null;
+  historyLength: number;
+  memo: string | null;
+  searchAttributes: string | null;
+  json: string;
+}
+
+function valuesOf(s: ExecutionState): ExecutionValues {
+  return {
+    runId: s.runId,
+    workflowId: s.workflowId,
+    workflowType: s.workflowType,
+    taskQueue: s.taskQueue,
+    status: s.status,
+    startTime: s.startTime,
+    closeTime: s.closeTime ?? null,
+    historyLength: s.nextEventId - 1,
+    memo: s.memo ? JSON.stringify(s.memo) : null,
+    searchAttributes: s.searchAttributes ? JSON.stringify(s.searchAttributes) : null,
+    json: JSON.stringify(s),
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * One unit of work on PostgreSQL. Reads go to the database at once (taking row locks); writes are
+ * held in `PendingWrites` and sent as one statement when the unit ends, or before a read that could
+ * depend on them. A unit of a batch therefore costs its reads plus one write round trip.
+ */
+import type pg from 'pg';
+import { StoreError } from '../../common/errors.ts';
+import type { ExecutionState } from '../../state/execution-state.ts';
+import type { HistoryEvent } from '../../state/events.ts';
+import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
+import { TaskState, type TaskChange, type TaskKind, type TaskRecord } from '../../state/tasks.ts';
+import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.ts';
+import type { StoreHint, StoreTransaction } from '../store.ts';
+import { PendingWrites } from './pending-writes.ts';
+
+export const TASK_COLUMNS =
+  'key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data';
+export const READ_HISTORY =
+  'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = $1 AND event_id >= $2 ORDER BY event_id';
+
+export class PostgresTransaction implements StoreTransaction {
+  readonly hints: StoreHint[] = [];
+  finished = false;
+  /** Set once this unit sent writes before its end: its batch must be able to undo them alone. */
+  wroteEarly = false;
+  private pending = new PendingWrites();
+
+  constructor(
+    private readonly client: pg.ClientBase,
+    /** Called before the first early write of the unit (the batch sets a savepoint). */
+    private readonly beforeEarlyWrite: () => Promise<void>,
+  ) {}
+
+  private check(): void {
+    if (this.finished) {
+      throw new StoreError(
+        'A store transaction was used after it ended (a unit awaited something other than its transaction).',
+      );
+    }
+  }
+
+  /** A read: pending writes go first, so that the read sees them. */
+  private async read<R extends pg.QueryResultRow>(
+    name: string,
+    text: string,
+    values: unknown[],
+  ): Promise<R[]> {
+    this.check();
+    if (!this.pending.empty) {
+      if (!this.wroteEarly) await this.beforeEarlyWrite();
+      this.wroteEarly = true;
+      await this.flush();
+    }
+    return (await this.client.query<R>({ name, text, values })).rows;
+  }
+
+  /** Sends the held writes (and `notify`, if given) as one statement. */
+  async flush(notify?: { channel: string; payload: string }): Promise<void> {
+    this.check();
+    if (this.pending.empty && !notify) return;
+    const statement = this.pending.toStatement(notify);
+    this.pending = new PendingWrites();
+    await this.client.query(statement);
+  }
+
+  async getExecution(runId: string): Promise<ExecutionState | undefined> {
+    const [row] = await this.read<{ state: string }>(
+      'keel_lock_execution',
+      'SELECT state FROM executions WHERE run_id = $1 FOR UPDATE',
+      [runId],
+    );
+    return row && (JSON.parse(row.state) as ExecutionState);
+  }
+
+  async tryGetExecution(runId: string): Promise<ExecutionState | 'locked' | undefined> {
+    // One round trip: the row if it is free, and whether it exists at all.
+    const [row] = await this.read<{ state: string | null; present: boolean }>(
+      'keel_try_lock_execution',
+      `SELECT (SELECT state FROM executions WHERE run_id = $1 FOR UPDATE SKIP LOCKED) AS state,
+              EXISTS (SELECT 1 FROM executions WHERE run_id = $1) AS present`,
+      [runId],
+    );
+    if (row?.state) return JSON.parse(row.state) as ExecutionState;
+    return row?.present ? 'locked' : undefined;
+  }
+
+  async getRunningRunId(workflowId: string): Promise<string | undefined> {
+    const [row] = await this.read<{ run_id: string }>(
+      'keel_running_run',
+      `SELECT run_id FROM executions WHERE workflow_id = $1 AND status = 'Running'`,
+      [workflowId],
+    );
+    return row?.run_id;
+  }
+
+  async getLatestRunId(workflowId: string): Promise<string | undefined> {
+    const [row] = await this.read<{ run_id: string }>(
+      'keel_latest_run_id',
+      'SELECT run_id FROM executions WHERE workflow_id = $1 ORDER BY start_time DESC, run_id DESC LIMIT 1',
+      [workflowId],
+    );
+    return row?.run_id;
+  }
+
+  async insertExecution(state: ExecutionState): Promise<void> {
+    this.check();
+    this.pending.insertExecution(state);
+  }
+
+  async updateExecution(state: ExecutionState): Promise<void> {
+    this.check();
+    this.pending.updateExecution(state);
+    this.hints.push({ type: 'run-updated', runId: state.runId });
+    if (state.status !== 'Running') this.hints.push({ type: 'run-closed', runId: state.runId });
+  }
+
+  async appendEvents(runId: string, events: HistoryEvent[]): Promise<void> {
+    this.check();
+    this.pending.appendEvents(runId, events);
+  }
+
+  async readHistory(runId: string, fromEventId: number): Promise<HistoryEvent[]> {
+    return (
+      await this.read<EventRow>('keel_read_history_tx', READ_HISTORY, [runId, fromEventId])
+    ).map(eventFromRow);
+  }
+
+  async getTask(key: string): Promise<TaskRecord | undefined> {
+    const [row] = await this.read<TaskRow>(
+      'keel_lock_task',
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE key = $1 FOR UPDATE`,
+      [key],
+    );
+    return row && taskFromRow(row);
+  }
+
+  async applyTaskChanges(changes: TaskChange[]): Promise<void> {
+    this.check();
+    this.pending.applyTaskChanges(changes);
+    for (const change of changes) {
+      if (change.op !== 'put') continue;
+      const { task } = change;
+      if (task.state === TaskState.Ready && task.taskQueue !== undefined) {
+        this.hints.push({ type: 'task-ready', kind: task.kind, taskQueue: task.taskQueue });
+      }
+      if (task.expiresAt !== undefined) this.hints.push({ type: 'expiry', at: task.expiresAt });
+      if (task.kind === 'query' && task.data.answer)
+        this.hints.push({ type: 'query-answered', key: task.key });
+    }
+  }
+
+  /** Oldest first; rows other transactions hold are skipped, not waited for. */
+  async readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]> {
+    const rows = await this.read<TaskRow>(
+      'keel_ready_tasks',
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE kind = $1 AND task_queue = $2 AND state = 'ready' ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED`,
+      [kind, taskQueue, limit],
+    );
+    return rows.map(taskFromRow);
+  }
+
+  async expiredTasks(now: number, limit: number): Promise<TaskRecord[]> {
+    const rows = await this.read<TaskRow>(
+      'keel_expired_tasks',
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [now, limit],
+    );
+    return rows.map(taskFromRow);
+  }
+
+  async checkSearchAttributeTypes(
+    types: Record<string, SearchAttributeType>,
+  ): Promise<string | undefined> {
+    const names = Object.keys(types);
+    if (names.length === 0) return undefined;
+    const rows = await this.read<{ name: string; type: string }>(
+      'keel_sa_types',
+      'SELECT name, type FROM search_attribute_types WHERE name = ANY($1::text[])',
+      [names],
+    );
+    for (const { name, type } of rows) {
+      if (type !== types[name]) {
+        return `Search attribute '${name}' is of type ${type}, not ${types[name]}: its type was fixed by its first use. Use another name for ${types[name]} values.`;
+      }
+    }
+    return undefined;
+  }
+
+  async registerSearchAttributeTypes(
+    types: Record<string, SearchAttributeType>,
+  ): Promise<string | undefined> {
+    const names = Object.keys(types);
+    if (names.length === 0) return undefined;
+    // Insert what is new, then check: both in one round trip, under the same snapshot rules.
+    await this.read(
+      'keel_sa_register',
+      'INSERT INTO search_attribute_types (name, type) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (name) DO NOTHING',
+      [names, names.map((n) => types[n])],
+    );
+    return this.checkSearchAttributeTypes(types);
+  }
+
+  async replaceSearchAttributes(
+    runId: string,
+    values: Record<string, SearchAttributeValue>,
+  ): Promise<void> {
+    this.check();
+    this.pending.replaceSearchAttributes(runId, values);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * A worker in its own process for the fault tests:
+ * `node ... fault-worker.ts <connection> <taskQueue> <identity>`, with `KEEL_FAULT_DIR` (journal
+ * and gates) and `KEEL_FAULT_ROLE` in the environment. Prints "ready" once polling, and every
+ * warning or error the worker logs as a `[warn] ...` / `[error] ...` line on stdout (tests wait for
+ * "no longer held", the refusal of a late completion).
+ */
+import { Worker } from 'keel/worker';
+import * as activities from './fault-activities.ts';
+import * as workflows from './fault-workflows.ts';
+
+const [connection, taskQueue, identity] = process.argv.slice(2);
+const worker = await Worker.create({
+  connection: connection!,
+  taskQueue: taskQueue!,
+  identity: identity!,
+  workflows,
+  activities,
+  pollIntervalMs: 200,
+  shutdownGraceTime: 100,
+  logger: {
+    log: (level, message) => {
+      if (level === 'warn' || level === 'error') console.log(`[${level}] ${message}`);
+    },
+  },
+});
+const running = worker.run();
+console.log('ready');
+await running;

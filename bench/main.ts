@@ -4,14 +4,16 @@
  * cached idle workflow). Prints a table; `--json` prints one JSON object on stdout instead.
  *
  * Options: --json, --workflows N (2000), --concurrency N (100), --latency-runs N (300),
- * --synchronous full|normal (full), --only w3|replay.
+ * --synchronous full|normal (full), --only w3|replay, --store sqlite|postgres (postgres adds W3 with
+ * 1, 2 and 4 worker processes on the local PostgreSQL, or $KEEL_BENCH_POSTGRES_URL).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchReplay } from './replay.ts';
-import { benchW3 } from './w3.ts';
+import { benchPostgres, rawPostgresCommitsPerSecond } from './postgres.ts';
+import { benchW3, round } from './w3.ts';
 
 function fail(message: string): never {
   console.error(`bench: ${message}`);
@@ -48,7 +50,8 @@ const latencyRuns = positive('latency-runs', values['latency-runs']);
 const synchronous = values.synchronous;
 if (synchronous !== 'full' && synchronous !== 'normal')
   fail(`--synchronous must be 'full' or 'normal', not '${synchronous}'`);
-if (values.store !== 'sqlite') fail(`--store ${values.store} is not available yet; only sqlite.`);
+if (values.store !== 'sqlite' && values.store !== 'postgres')
+  fail(`--store must be 'sqlite' or 'postgres', not '${values.store}'`);
 if (values.only !== undefined && values.only !== 'w3' && values.only !== 'replay')
   fail(`--only must be 'w3' or 'replay', not '${values.only}'`);
 if (!(globalThis as { gc?: unknown }).gc)
@@ -64,6 +67,19 @@ try {
   if (values.only !== 'w3')
     log('Replay: cold replay of a 10,000-event history, and cached idle workflows ...');
   const replay = values.only === 'w3' ? undefined : await benchReplay();
+  const postgres =
+    values.store === 'postgres' && values.only !== 'replay'
+      ? {
+          rawCommitsPerSecond8Clients: round(await rawPostgresCommitsPerSecond()),
+          configurations: await benchPostgres({
+            processes: [1, 2, 4],
+            total,
+            concurrency,
+            latencyRuns: Math.min(latencyRuns, 200),
+            log,
+          }),
+        }
+      : undefined;
   if (values.json) {
     console.log(
       JSON.stringify({
@@ -109,6 +125,18 @@ try {
           `${(replay.cachedIdleWorkflowBytes / 1024).toFixed(1)} KB of heap each (${replay.cachedWorkflowsMeasured} measured)`,
         ],
       );
+    }
+    if (postgres) {
+      for (const c of postgres.configurations) {
+        rows.push([
+          `postgres, ${c.workerProcesses} worker${c.workerProcesses > 1 ? 's' : ''}`,
+          `${c.throughputWorkflowsPerSecond} workflows/s; under load p50 ${c.underLoadLatencyMs.p50} ms, p99 ${c.underLoadLatencyMs.p99} ms; one at a time p50 ${c.serialLatencyMs.p50} ms, p99 ${c.serialLatencyMs.p99} ms`,
+        ]);
+      }
+      rows.push([
+        'baseline: postgres',
+        `${postgres.rawCommitsPerSecond8Clients} single-row commits/s with 8 connections`,
+      ]);
     }
     const width = Math.max(...rows.map(([k]) => k.length));
     console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));

@@ -1,0 +1,143 @@
+/**
+ * W3 on PostgreSQL with 1, 2 and 4 worker processes: the benchmark process is the client (starting
+ * workflows, up to `concurrency` in flight, and waiting for their results through LISTEN/NOTIFY);
+ * the workers run in their own processes on one schema. The baseline, measured in the same run, is
+ * raw single-row commits per second with 8 connections (what pgbench measures).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { Client } from 'keel/client';
+import { PostgresStore } from 'keel/worker';
+import { summarize } from './stats.ts';
+import * as workflows from './w3-workflows.ts';
+import { round } from './w3.ts';
+
+export const POSTGRES_BENCH_URL =
+  process.env.KEEL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Single-row INSERT transactions per second over `clients` connections for `seconds`. */
+export async function rawPostgresCommitsPerSecond(clients = 8, seconds = 2): Promise<number> {
+  const table = `keel_bench_raw_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_BENCH_URL });
+  await admin.connect();
+  await admin.query(`CREATE TABLE ${table} (id bigserial PRIMARY KEY, v text NOT NULL)`);
+  let commits = 0;
+  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const c = new pg.Client({ connectionString: POSTGRES_BENCH_URL });
+      await c.connect();
+      while (performance.now() < end) {
+        await c.query({
+          name: 'raw',
+          text: `INSERT INTO ${table} (v) VALUES ($1)`,
+          values: ['x'.repeat(100)],
+        });
+        commits++;
+      }
+      await c.end();
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  await admin.query(`DROP TABLE ${table}`);
+  await admin.end();
+  return commits / elapsed;
+}
+
+function startWorker(connection: string, taskQueue: string): Promise<ChildProcess> {
+  const script = fileURLToPath(new URL('./pg-worker.ts', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    ['--conditions=keel-source', '--import', 'tsx', script, connection, taskQueue],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    child
+      .stdout.setEncoding('utf8')
+      .on('data', (chunk: string) => chunk.includes('ready') && resolve(child));
+    child.once('exit', (code) => reject(new Error(`bench worker exited with ${code}`)));
+  });
+}
+
+export interface PostgresConfigFigures {
+  workerProcesses: number;
+  throughputWorkflowsPerSecond: number;
+  underLoadLatencyMs: { p50: number; p99: number };
+  serialLatencyMs: { p50: number; p99: number; runs: number };
+}
+
+export async function benchPostgres(options: {
+  processes: number[];
+  total: number;
+  concurrency: number;
+  latencyRuns: number;
+  log: (line: string) => void;
+}): Promise<PostgresConfigFigures[]> {
+  const figures: PostgresConfigFigures[] = [];
+  for (const count of options.processes) {
+    const schema = `keel_bench_${process.pid}_${count}`;
+    const url = new URL(POSTGRES_BENCH_URL);
+    url.searchParams.set('schema', schema);
+    const connection = url.toString();
+    const taskQueue = 'bench';
+    const store = PostgresStore.open(connection, { maxConnections: 8 });
+    const client = new Client({ store });
+    await store.nextExpiry(); // migrate before the workers race to
+    options.log(`PostgreSQL, ${count} worker process${count > 1 ? 'es' : ''} ...`);
+    const workers = await Promise.all(
+      Array.from({ length: count }, () => startWorker(connection, taskQueue)),
+    );
+    try {
+      const runOne = async (id: string, input: number): Promise<number> => {
+        const started = performance.now();
+        const result = await client.workflow.execute(workflows.w3, {
+          taskQueue,
+          workflowId: id,
+          args: [input],
+        });
+        if (result !== input + 3)
+          throw new Error(`workflow ${id} returned ${result}, expected ${input + 3}`);
+        return performance.now() - started;
+      };
+      for (let i = 0; i < 30; i++) await runOne(`warmup-${i}`, i);
+      const loadLatencies: number[] = [];
+      let next = 0;
+      const start = performance.now();
+      await Promise.all(
+        Array.from({ length: Math.min(options.concurrency, options.total) }, async () => {
+          while (next < options.total) {
+            const i = next++;
+            loadLatencies.push(await runOne(`load-${i}`, i));
+          }
+        }),
+      );
+      const seconds = (performance.now() - start) / 1000;
+      const serial: number[] = [];
+      for (let i = 0; i < options.latencyRuns; i++) serial.push(await runOne(`serial-${i}`, i));
+      const load = summarize(loadLatencies);
+      const one = summarize(serial);
+      figures.push({
+        workerProcesses: count,
+        throughputWorkflowsPerSecond: round(options.total / seconds),
+        underLoadLatencyMs: { p50: round(load.p50), p99: round(load.p99) },
+        serialLatencyMs: { p50: round(one.p50), p99: round(one.p99), runs: options.latencyRuns },
+      });
+    } finally {
+      for (const worker of workers) worker.kill('SIGTERM');
+      await Promise.all(workers.filter((w) => w.exitCode === null).map((w) => once(w, 'exit')));
+      await client.close();
+      await store.close();
+      const admin = new pg.Client({ connectionString: POSTGRES_BENCH_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    }
+  }
+  return figures;
+}

@@ -99,7 +99,9 @@ export class Worker {
     activity: new Wakeup(),
     expiry: new Wakeup(),
   };
+  /** When the expiry scanner wakes next; -Infinity while it scans. */
   private nextExpiryWake = Infinity;
+  private earliestHintDuringScan = Infinity;
   private readonly inFlight = {
     workflow: new Set<Promise<void>>(),
     activity: new Set<Promise<void>>(),
@@ -273,8 +275,10 @@ export class Worker {
       for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.taskQueue) {
       this.wakeups[hint.kind === TaskKind.Activity ? 'activity' : 'workflow'].notify();
-    } else if (hint.type === 'expiry' && hint.at < this.nextExpiryWake) {
-      this.wakeups.expiry.notify();
+    } else if (hint.type === 'expiry') {
+      if (this.nextExpiryWake === -Infinity)
+        this.earliestHintDuringScan = Math.min(this.earliestHintDuringScan, hint.at);
+      else if (hint.at < this.nextExpiryWake) this.wakeups.expiry.notify();
     }
   }
 
@@ -402,6 +406,10 @@ export class Worker {
     const wakeup = this.wakeups.expiry;
     const batch = 256;
     while (this.running) {
+      // While scanning, expiry hints only lower the next wake-up time: waking for each of them
+      // (every claim sets a lease) would rescan continuously under load.
+      this.nextExpiryWake = -Infinity;
+      this.earliestHintDuringScan = Infinity;
       wakeup.reset();
       let next: number | undefined;
       try {
@@ -411,15 +419,15 @@ export class Worker {
       } catch (error) {
         this.logger.log('error', `Firing timers failed: ${(error as Error).message}`);
       }
+      next = Math.min(next ?? Infinity, this.earliestHintDuringScan);
       const now = this.engine.clock.now();
       // At least a few ms when something is due but was left (its run was busy): no busy loop.
       const delay =
-        next === undefined
+        next === Infinity
           ? this.pollIntervalMs
           : Math.min(Math.max(5, next - now), this.pollIntervalMs);
       this.nextExpiryWake = now + delay;
       if (delay > 0) await wakeup.wait(delay);
-      this.nextExpiryWake = Infinity;
     }
   }
 

@@ -1,16 +1,21 @@
 import type { Command } from 'commander';
-import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
-import { LATEST_SCHEMA_VERSION } from '../store/sqlite/migrations.ts';
+import { openStore } from '../store/open-store.ts';
 import { dbOption } from './options.ts';
 
 export function registerMigrateCommand(program: Command): void {
   program
     .command('migrate')
-    .description('Create the database or bring its schema up to date (Keel also does this on open)')
+    .description(
+      'Create the database (or PostgreSQL schema) or bring it up to date; Keel also does this on first use',
+    )
     .addOption(dbOption())
     .action(async (options: { db: string }) => {
-      const store = SqliteStore.open(options.db);
-      await store.close();
-      console.log(`${options.db} is at Keel schema version ${LATEST_SCHEMA_VERSION}.`);
+      const store = openStore(options.db);
+      try {
+        await store.nextExpiry(); // the first use applies the migrations (under a lock on PostgreSQL)
+      } finally {
+        await store.close();
+      }
+      console.log(`${store.location} is up to date.`);
     });
 }

@@ -2,7 +2,12 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Client } from '../client/client.ts';
 
 export const dbOption = () =>
-  new Option('--db <path>', 'Keel database file').env('KEEL_DB').default('./keel.db');
+  new Option(
+    '--db <connection>',
+    'Keel database: a SQLite file path, or postgres://user@host/db?schema=keel',
+  )
+    .env('KEEL_DB')
+    .default('./keel.db');
 
 /** Opens a client on the command's `--db`, runs `fn`, closes it. */
 export async function withClient<T>(

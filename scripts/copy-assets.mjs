@@ -1,4 +1,6 @@
-// tsc compiles TypeScript only; the SQL migrations are read at run time next to the compiled store.
+// tsc compiles TypeScript only; the SQL migrations are read at run time next to the compiled stores.
 import { cpSync } from 'node:fs';
 
-cpSync('src/store/sqlite/migrations', 'dist/store/sqlite/migrations', { recursive: true });
+for (const store of ['sqlite', 'postgres']) {
+  cpSync(`src/store/${store}/migrations`, `dist/store/${store}/migrations`, { recursive: true });
+}

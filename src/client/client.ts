@@ -103,8 +103,8 @@ export class WorkflowClient {
     workflow: W | string,
     options: WorkflowStartOptions<W>,
   ): Promise<WorkflowHandle<W>> {
-    const { runId } = await this.startRun(workflow, options, {});
-    return this.handle<W>(options.workflowId, undefined, runId);
+    const { firstExecutionRunId } = await this.startRun(workflow, options, {});
+    return this.handle<W>(options.workflowId, undefined, firstExecutionRunId);
   }
 
   /** Starts a workflow and waits for its result. */
@@ -129,10 +129,10 @@ export class WorkflowClient {
     if (!name) throw new TypeError('signalWithStart needs a signal (a definition or a name).');
     const signalArgs = [...(options.signalArgs ?? [])];
     assertPayload(signalArgs, `the arguments of signal '${name}'`);
-    const { runId, started } = await this.startRun(workflow, options, {
+    const { firstExecutionRunId } = await this.startRun(workflow, options, {
       signal: { name, args: signalArgs },
     });
-    return this.handle<W>(options.workflowId, undefined, started ? runId : undefined);
+    return this.handle<W>(options.workflowId, undefined, firstExecutionRunId);
   }
 
   private async startRun<W extends Workflow>(

@@ -343,6 +343,12 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
       },
       (hint) => hint.type === 'run-updated' && hint.runId === target,
     );
+    if (update.stage === 'completed' && !update.outcome && update.completedEventId) {
+      // An older update: the run keeps only recent outcomes, the history has them all.
+      const [event] = await this.engine.store.readHistory(target, update.completedEventId);
+      if (event?.eventType === 'WorkflowExecutionUpdateCompleted')
+        update.outcome = event.attributes.outcome;
+    }
     return updateResult(updateId, update);
   }
 

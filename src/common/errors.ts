@@ -1,16 +1,20 @@
 /**
  * Errors that are not workflow failures: they report misuse or a state of the engine, and they do
- * not travel through the history.
+ * not travel through the history (except WorkflowExecutionAlreadyStartedError, see there).
  */
-import type { KeelFailure, RetryState } from './failure.ts';
+import { KeelFailure, type RetryState } from './failure.ts';
 
 /** The workflow code made different commands on replay than its history recorded. Fails the workflow task, not the run. */
 export class DeterminismViolationError extends Error {
   override name = 'DeterminismViolationError';
 }
 
-/** A workflow with this id is already running (or its id reuse rules refuse a new run). */
-export class WorkflowExecutionAlreadyStartedError extends Error {
+/**
+ * A workflow with this id is already running (or its id reuse rules refuse a new run). A failure,
+ * as in Temporal: a workflow that does not catch it from `startChild`/`executeChild` fails, rather
+ * than retrying a workflow task that can only fail the same way.
+ */
+export class WorkflowExecutionAlreadyStartedError extends KeelFailure {
   override name = 'WorkflowExecutionAlreadyStartedError';
   constructor(
     message: string,

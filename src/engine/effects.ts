@@ -69,12 +69,17 @@ async function applyEffect(uow: UnitOfWork, effect: Effect): Promise<void> {
       return;
     }
     case 'close-child': {
-      // The current run of the child's chain (it may have continued as new), not another workflow
-      // that reused the id.
+      // The current run of the child's chain (it may have continued as new, keeping its parent),
+      // never another workflow that holds the id.
       const child = await uow.running(effect.workflowId);
-      if (!child) return;
-      const first = child.state.firstExecutionRunId ?? child.state.runId;
-      if (effect.firstExecutionRunId && first !== effect.firstExecutionRunId) return;
+      const parent = child?.state.parent;
+      if (
+        !child ||
+        parent?.runId !== effect.parent.runId ||
+        parent.initiatedEventId !== effect.parent.initiatedEventId
+      ) {
+        return;
+      }
       if (effect.policy === 'TERMINATE')
         terminateWorkflow(child, effect.reason, 'parent-close-policy');
       else requestCancelWorkflow(child, 'parent-close-policy');
@@ -88,7 +93,10 @@ async function applyEffect(uow: UnitOfWork, effect: Effect): Promise<void> {
       const reachable =
         target &&
         target.state.workflowId === effect.workflowId &&
-        target.state.status === 'Running';
+        target.state.status === 'Running' &&
+        (effect.type === 'signal-external' ||
+          !effect.childWorkflowOnly ||
+          target.state.parent?.runId === effect.source.runId);
       if (reachable) {
         if (effect.type === 'signal-external') {
           signalWorkflow(

@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '../common/errors.ts';
 import type { FailureInfo } from '../common/failure-converter.ts';
 import { uuid7 } from '../common/ids.ts';
+import { roundTrip } from '../common/payload.ts';
 import {
   cancelActivityTask,
   claimActivityTask,
@@ -115,13 +116,14 @@ export class Engine {
 
   /**
    * Starts a run, by the id reuse and conflict policies (defaults: a closed workflow's id may be
-   * reused; a running one's may not). Returns the run id and whether a new run was started (false
-   * when `USE_EXISTING` returned the running one, or signal-with-start signalled it).
+   * reused; a running one's may not). Returns the run id, the first run of its chain, and whether a
+   * new run was started (false when `USE_EXISTING` returned the running one, or signal-with-start
+   * signalled it).
    */
   startWorkflow(
     input: Omit<StartWorkflowInput, 'runId'>,
     options: StartOptions = {},
-  ): Promise<{ runId: string; started: boolean }> {
+  ): Promise<{ runId: string; firstExecutionRunId: string; started: boolean }> {
     return this.transact(async (uow) => {
       const running = await uow.running(input.workflowId);
       const conflict =
@@ -139,7 +141,8 @@ export class Engine {
         } else if (conflict === 'USE_EXISTING') {
           if (options.signal)
             signalWorkflow(running, options.signal.name, options.signal.args, input.identity);
-          return { runId: running.state.runId, started: false };
+          const { runId, firstExecutionRunId } = running.state;
+          return { runId, firstExecutionRunId: firstExecutionRunId ?? runId, started: false };
         } else {
           throw alreadyStarted(input.workflowId, input.workflowType, 'is already running');
         }
@@ -165,7 +168,7 @@ export class Engine {
         uow.now,
       );
       uow.create(m);
-      return { runId: m.state.runId, started: true };
+      return { runId: m.state.runId, firstExecutionRunId: m.state.runId, started: true };
     });
   }
 
@@ -452,7 +455,9 @@ export class Engine {
         taskQueue,
         max,
       )) as TaskRecord<'query'>[]) {
-        const state = await tx.getExecution(task.runId);
+        // Not waiting for the run: this transaction holds a task, and lock order is runs, then tasks.
+        const state = await tx.tryGetExecution(task.runId);
+        if (state === 'locked') continue; // the run is changing: the query stays ready for the next poll
         if (!state) {
           await tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
           continue;
@@ -673,7 +678,8 @@ function claimScheduledActivities(
     }
     const claimedTask = claimActivityTask(task, identity, m.now, newClaimToken());
     change.task = claimedTask;
-    grants.push(activityTaskGrant(claimedTask, m.now));
+    // The input is the workflow's own command argument: the activity must get a copy, as it would from the database.
+    grants.push(activityTaskGrant({ ...claimedTask, data: roundTrip(claimedTask.data) }, m.now));
   }
   return grants;
 }
@@ -698,7 +704,9 @@ async function workflowTaskGrant(
   const { state } = m;
   const stored = await tx.readHistory(state.runId, historyFrom(state.runId));
   const from = historyFrom(state.runId);
-  const unwritten = m.events.filter((e) => e.eventId >= from);
+  // Events still in memory hold the caller's objects (an activity's result, say): copy them so that
+  // the workflow sees exactly what a replay from the database will.
+  const unwritten = roundTrip(m.events.filter((e) => e.eventId >= from));
   const history = [...stored, ...unwritten, ...claim.start.transientEvents];
   return {
     claim: { key: claim.task.key, claimToken: claim.task.claimToken },

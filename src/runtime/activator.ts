@@ -553,9 +553,14 @@ export class Activator {
         return this.rootScope.cancel(new CancelledFailure('Workflow cancelled'));
       case 'WorkflowExecutionSignaled':
         return this.messages.deliverSignal(event.attributes.signalName, event.attributes.input);
-      case 'TimerFired':
-        this.timers.get(Number(event.attributes.timerId))?.resolve(undefined);
+      case 'TimerFired': {
+        const { timerId } = event.attributes;
+        // Cancelled earlier in this activation (by a signal handler, say) but fired already: the
+        // engine has closed the timer, so the CancelTimer must not go out.
+        this.unsend((c) => c.commandType === 'CancelTimer' && c.attributes.timerId === timerId);
+        this.timers.get(Number(timerId))?.resolve(undefined);
         return;
+      }
       case 'ActivityTaskCompleted':
         return this.settleActivity(event.attributes.scheduledEventId, (p) =>
           p.resolve(event.attributes.result),
@@ -664,7 +669,14 @@ export class Activator {
     const pending = this.activities.get(seq);
     this.activities.delete(seq);
     this.seqByEventId.activity.delete(scheduledEventId);
-    if (pending && !pending.settled) settle(pending);
+    if (!pending) return;
+    // A cancel requested earlier in this activation for an activity that has closed already.
+    this.unsend(
+      (c) =>
+        c.commandType === 'RequestCancelActivityTask' &&
+        c.attributes.activityId === pending.activityId,
+    );
+    if (!pending.settled) settle(pending);
   }
 
   private withChild(

@@ -26,18 +26,25 @@ export class CancellationScope {
   #reason?: CancelledFailure;
   readonly #listeners = new Set<(reason: CancelledFailure) => void>();
   #promise?: Promise<never>;
+  /** Unregisters this scope from its parent's listeners; set while it follows the parent. */
+  #unfollowParent?: () => void;
+  /** Calls of `run()` not settled yet. */
+  #running = 0;
 
   constructor(options: CancellationScopeOptions & { root?: boolean } = {}) {
     this.cancellable = options.cancellable ?? true;
     if (!options.root) {
       this.parent = options.parent ?? CancellationScope.current();
-      const parent = this.parent;
-      // Cancellation flows down to cancellable children only.
-      if (this.cancellable) {
-        if (parent.consideredCancelled) this.#cancelRequested = true;
-        else parent.onCancel((reason) => this.cancel(reason));
-      }
+      this.#followParent();
     }
+  }
+
+  /** Cancellation flows down to cancellable children only. */
+  #followParent(): void {
+    const { parent } = this;
+    if (!parent || !this.cancellable || this.#unfollowParent || this.#cancelRequested) return;
+    if (parent.consideredCancelled) this.#cancelRequested = true;
+    else this.#unfollowParent = parent.onCancel((reason) => this.cancel(reason));
   }
 
   /** True once cancellation was requested of this scope (or of a parent that reaches it). */
@@ -74,9 +81,30 @@ export class CancellationScope {
     return () => this.#listeners.delete(listener);
   }
 
+  /** How many scopes and operations listen for this scope's cancellation. @internal for tests */
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
   /** Runs `fn` with this scope as the current one. */
   run<T>(fn: () => Promise<T>): Promise<T> {
-    return scopeStorage.run(this, fn);
+    this.#followParent();
+    this.#running++;
+    let promise: Promise<T>;
+    try {
+      promise = Promise.resolve(scopeStorage.run(this, fn));
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    // A settled scope stops listening to its parent: a loop of short scopes (every
+    // `condition(fn, timeout)` is one) must not pile listeners on the root scope for the whole run.
+    const settled = (): void => {
+      if (--this.#running > 0) return;
+      this.#unfollowParent?.();
+      this.#unfollowParent = undefined;
+    };
+    promise.then(settled, settled);
+    return promise;
   }
 
   /** The scope the calling workflow code runs in. */

@@ -116,13 +116,18 @@ export class MessageHandlers {
     onResult?: (result: unknown) => void,
     onFailure?: (error: unknown) => boolean,
   ): void {
-    this.running++;
     let promise: Promise<unknown>;
+    // Only a handler that returned a promise is still running afterwards: a synchronous one must not
+    // count (the workflow may finish in this same activation without anything left unfinished).
+    let pending = false;
     try {
-      promise = Promise.resolve(this.activator.run(call));
+      const returned = this.activator.run(call);
+      pending = isThenable(returned);
+      promise = Promise.resolve(returned);
     } catch (error) {
       promise = Promise.reject(error);
     }
+    if (pending) this.running++;
     promise
       .then(
         (result) => onResult?.(result),
@@ -130,7 +135,9 @@ export class MessageHandlers {
           if (!onFailure?.(error)) this.activator.fail(error);
         },
       )
-      .finally(() => this.running--);
+      .finally(() => {
+        if (pending) this.running--;
+      });
   }
 
   // ---- updates ----
@@ -270,4 +277,12 @@ export class MessageHandlers {
       a.readOnly = undefined;
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

@@ -31,14 +31,15 @@ export function closeRun(
       };
     }
   }
-  for (const child of Object.values(state.children ?? {})) {
+  for (const [initiatedEventId, child] of Object.entries(state.children ?? {})) {
     if (child.parentClosePolicy === 'ABANDON') continue;
     m.effects.push({
       type: 'close-child',
       policy: child.parentClosePolicy,
       workflowId: child.workflowId,
-      // The child's chain started with this run; it may have continued as new since.
-      ...(child.runId ? { firstExecutionRunId: child.runId } : {}),
+      // Not known to have started yet (its start may be in this very transaction, or may fail
+      // because the id is taken): the policy applies only to a run this parent started.
+      parent: { runId: state.runId, initiatedEventId: Number(initiatedEventId) },
       reason: `parent workflow '${state.workflowId}' closed (${status}); parent close policy ${child.parentClosePolicy}`,
     });
   }

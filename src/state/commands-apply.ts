@@ -9,6 +9,7 @@ import type { NewEvent } from './events.ts';
 import { ExecutionStatus, type ExecutionState } from './execution-state.ts';
 import { continueChain } from './execution.ts';
 import type { Mutation } from './mutation.ts';
+import { forgetOldUpdateOutcomes } from './messages.ts';
 import { readyExpiry } from './activity-deadlines.ts';
 import { decideRetry } from './retry.ts';
 import { applySearchAttributes, validateSearchAttributeValues } from './search-attributes.ts';
@@ -406,6 +407,7 @@ export function applyCommand(
         source: { runId: state.runId, initiatedEventId },
         workflowId: a.workflowId,
         ...(a.runId ? { runId: a.runId } : {}),
+        childWorkflowOnly: a.childWorkflowOnly,
       });
       return;
     }
@@ -444,18 +446,20 @@ export function applyCommand(
         workflowTaskCompletedEventId,
       });
       update.stage = 'accepted';
+      delete update.input;
       return;
     }
     case 'RejectWorkflowUpdate': {
       const update = state.updates![command.attributes.updateId]!;
       update.stage = 'rejected';
       update.rejection = command.attributes.failure;
+      delete update.input;
       return;
     }
     case 'CompleteWorkflowUpdate': {
       const { updateId, outcome } = command.attributes;
       const update = state.updates![updateId]!;
-      m.append('WorkflowExecutionUpdateCompleted', {
+      update.completedEventId = m.append('WorkflowExecutionUpdateCompleted', {
         updateId,
         acceptedEventId: update.acceptedEventId!,
         outcome,
@@ -463,6 +467,7 @@ export function applyCommand(
       });
       update.stage = 'completed';
       update.outcome = outcome;
+      forgetOldUpdateOutcomes(state.updates!);
       return;
     }
   }

@@ -70,10 +70,14 @@ export interface PendingChild {
 /** Update lifecycle: admitted (waiting for a worker) → accepted (recorded) → completed; or → rejected (never recorded). */
 export interface UpdateState {
   name: string;
-  input: unknown[];
+  /** Kept only until the update is answered: once accepted it is in the history. */
+  input?: unknown[];
   identity?: string;
   stage: 'admitted' | 'accepted' | 'completed' | 'rejected';
   acceptedEventId?: number;
+  /** Its WorkflowExecutionUpdateCompleted event (none if it failed because the run closed). */
+  completedEventId?: number;
+  /** Kept for the most recent completed updates only; older ones are read from the history. */
   outcome?: UpdateOutcome;
   /** Why the validator refused it (stage rejected). */
   rejection?: FailureInfo;

@@ -62,7 +62,7 @@ export function undeliveredUpdates(m: Mutation): (UpdateRequest & { updateId: st
     .map(([updateId, u]) => ({
       updateId,
       name: u.name,
-      input: u.input,
+      input: u.input ?? [],
       ...(u.identity ? { identity: u.identity } : {}),
     }));
 }
@@ -79,5 +79,24 @@ function pruneRejected(updates: Record<string, UpdateState>, now: number): void 
   for (const [id, update] of Object.entries(updates)) {
     if (update.stage === 'rejected' && now - (update.time ?? 0) > REJECTION_KEPT_MS)
       delete updates[id];
+  }
+}
+
+/**
+ * How many completed updates keep their outcome in the run's state. The state is rewritten with every
+ * change of the run, so it must not grow with each update; the outcome of an older one is in its
+ * WorkflowExecutionUpdateCompleted event. (Ids stay, small, so that a repeated id is still the same update.)
+ */
+export const UPDATE_OUTCOMES_KEPT = 16;
+
+/** Drops the outcomes of all but the most recent {@link UPDATE_OUTCOMES_KEPT} completed updates. */
+export function forgetOldUpdateOutcomes(updates: Record<string, UpdateState>): void {
+  const withOutcome = Object.values(updates).filter(
+    (u) => u.stage === 'completed' && u.outcome && u.completedEventId !== undefined,
+  );
+  if (withOutcome.length <= UPDATE_OUTCOMES_KEPT) return;
+  withOutcome.sort((a, b) => a.completedEventId! - b.completedEventId!);
+  for (const update of withOutcome.slice(0, withOutcome.length - UPDATE_OUTCOMES_KEPT)) {
+    delete update.outcome;
   }
 }

@@ -48,7 +48,8 @@ export type Effect =
       type: 'close-child';
       policy: 'TERMINATE' | 'REQUEST_CANCEL';
       workflowId: string;
-      firstExecutionRunId?: string;
+      /** The closing parent and the event that started the child: only a run started by it is closed. */
+      parent: { runId: string; initiatedEventId: number };
       reason: string;
     }
   | {
@@ -64,6 +65,8 @@ export type Effect =
       source: { runId: string; initiatedEventId: number };
       workflowId: string;
       runId?: string;
+      /** Only a run whose parent is the source: a child's cancel never reaches a workflow that reused its id. */
+      childWorkflowOnly: boolean;
     }
   | { type: 'start-run'; input: StartWorkflowInput; backoff?: number };
 

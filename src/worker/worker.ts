@@ -300,12 +300,21 @@ export class Worker {
       const jobs = grants.map((grant) => () => this.workflowExecutor.execute(grant));
       // Queries share the workflow slots; they are answered from the cache or by replay.
       if (jobs.length < free) {
-        const queries = await this.engine.claimQueryTasks(
-          this.taskQueue,
-          free - jobs.length,
-          this.identity,
-        );
-        jobs.push(...queries.map((grant) => () => this.workflowExecutor.executeQuery(grant)));
+        try {
+          const queries = await this.engine.claimQueryTasks(
+            this.taskQueue,
+            free - jobs.length,
+            this.identity,
+          );
+          jobs.push(...queries.map((grant) => () => this.workflowExecutor.executeQuery(grant)));
+        } catch (error) {
+          // The workflow tasks above are claimed (committed): they must run even if this fails.
+          if (jobs.length === 0) throw error;
+          this.logger.log(
+            'warn',
+            `Claiming queries failed, retried at the next poll: ${(error as Error).message}`,
+          );
+        }
       }
       return jobs;
     });

@@ -1,11 +1,12 @@
 /**
  * Which PostgreSQL errors are transient: worth retrying the whole transaction (connection lost or
- * reset, server restarting, serialization failure, deadlock, or the race of two starts of one
+ * reset, server restarting, serialization failure, deadlock or lock timeout, or the race of two starts of one
  * workflow id, which a retry turns into the proper "already started" error). Nothing else is retried.
  */
 const TRANSIENT_SQLSTATES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
+  '55P03', // lock_not_available: our own lock_timeout, which stands in for deadlock detection
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now

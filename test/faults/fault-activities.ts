@@ -20,17 +20,18 @@ export async function addOne(n: number): Promise<number> {
 
 /**
  * The network-pause activity. Journals that it started (the test's cue to pause the network), then
- * keeps going: on the worker behind the proxy ('stale') it finishes a second later, so its
- * completion is sent while the network is paused; on the direct worker it waits for the test to
- * open the 'activity' gate, so that the stale completion arrives while this attempt holds the task.
+ * keeps going: on the worker behind the proxy ('stale') it finishes 2 s later, within its 3 s
+ * lease, so its completion is sent while the network is paused; on the direct worker it waits for
+ * the test to open the 'activity' gate, so that the stale completion arrives while this attempt
+ * holds the task.
  */
 export async function gatedAddOne(n: number): Promise<number> {
   journalAttempt('started');
   if (role === 'stale') {
-    await delay(1000);
+    await delay(2000);
   } else {
     const gate = gatePath(faultDir(), 'activity');
-    for (const deadline = Date.now() + 20_000; !existsSync(gate) && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 20_000; !existsSync(gate) && Date.now() < deadline;) {
       await delay(10);
     }
   }

@@ -32,24 +32,35 @@ let stalled = false;
 
 /**
  * Stalls the workflow task synchronously, in the middle of it (commands not yet sent): on the stale
- * worker for a second (the test pauses the network meanwhile, so the completion is sent into the
- * pause), on the direct worker until the test opens the 'workflow-task' gate (so that the stale
- * completion arrives while the redelivered task is held). It adds no command: replay is unaffected.
+ * worker for 2 s, within its 3 s lease (the test pauses the network meanwhile, so the completion
+ * is sent into the pause), on the direct worker until the test opens the 'workflow-task' gate (so
+ * that the stale completion arrives while the redelivered task is held). It adds no command:
+ * replay is unaffected.
  */
 function stall(): void {
   if (stalled || (role !== 'stale' && role !== 'direct')) return;
   stalled = true;
-  journal({ workflowId: workflowInfo().workflowId, what: 'workflow-task', phase: 'started', attempt: 0 });
+  journal({
+    workflowId: workflowInfo().workflowId,
+    what: 'workflow-task',
+    phase: 'started',
+    attempt: 0,
+  });
   const cell = new Int32Array(new SharedArrayBuffer(4));
   if (role === 'stale') {
-    Atomics.wait(cell, 0, 0, 1000);
+    Atomics.wait(cell, 0, 0, 2000);
   } else {
     const gate = gatePath(faultDir(), 'workflow-task');
     for (let waited = 0; !existsSync(gate) && waited < 20_000; waited += 10) {
       Atomics.wait(cell, 0, 0, 10);
     }
   }
-  journal({ workflowId: workflowInfo().workflowId, what: 'workflow-task', phase: 'done', attempt: 0 });
+  journal({
+    workflowId: workflowInfo().workflowId,
+    what: 'workflow-task',
+    phase: 'done',
+    attempt: 0,
+  });
 }
 
 /** A workflow whose first workflow task the network-pause test cuts off mid-way. */

@@ -41,7 +41,9 @@ export function historyProblems(
     if (completed.length !== 1)
       problems.push(`activity scheduled at ${s.eventId} has ${completed.length} completions`);
     else if (attr(completed[0]!, 'result') !== input + index + 1)
-      problems.push(`activity scheduled at ${s.eventId} returned ${String(attr(completed[0]!, 'result'))}`);
+      problems.push(
+        `activity scheduled at ${s.eventId} returned ${String(attr(completed[0]!, 'result'))}`,
+      );
   });
   const completions = count(events, 'ActivityTaskCompleted');
   if (completions !== activities)
@@ -64,7 +66,9 @@ export function historyProblems(
   }
   for (const [scheduledEventId, types] of outcomes) {
     if (types.length > 1)
-      problems.push(`workflow task ${String(scheduledEventId)} closed ${types.length} times: ${types.join(', ')}`);
+      problems.push(
+        `workflow task ${String(scheduledEventId)} closed ${types.length} times: ${types.join(', ')}`,
+      );
   }
   if (count(events, 'WorkflowTaskFailed') > 0) problems.push('a workflow task failed');
   return problems;
@@ -80,10 +84,12 @@ export function recordedStart(
       e.eventType === 'ActivityTaskCompleted' && attr(e, 'scheduledEventId') === scheduledEventId,
   );
   const started = completed && events.find((e) => e.eventId === attr(completed, 'startedEventId'));
-  return started && {
-    identity: attr(started, 'identity') as string,
-    attempt: attr(started, 'attempt') as number,
-  };
+  return (
+    started && {
+      identity: attr(started, 'identity') as string,
+      attempt: attr(started, 'attempt') as number,
+    }
+  );
 }
 
 /**
@@ -101,7 +107,9 @@ export function unjournaledResults(
     const activityId = attr(s, 'activityId') as string;
     const ran = journal.get(`${workflowId}/${activityId}`) ?? [];
     if (start && !ran.some((j) => j.attempt === start.attempt && j.phase === 'done'))
-      problems.push(`${workflowId} activity ${activityId} attempt ${start.attempt} recorded but never ran`);
+      problems.push(
+        `${workflowId} activity ${activityId} attempt ${start.attempt} recorded but never ran`,
+      );
   }
   return problems;
 }

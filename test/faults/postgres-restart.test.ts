@@ -11,22 +11,28 @@
  *
  * Whatever happens, the test leaves PostgreSQL running: if `pg_isready` fails at the end, it starts
  * the cluster again. Note that the restart cuts every session of the server, other tests' too.
+ *
+ * todo at 4cdbd0e: PostgresStore's pooled clients have no 'error' listener while checked out (nor
+ * between connecting and being handed over), so the server's 57P01 sometimes arrives as an unhandled
+ * 'error' event and kills the worker or this test's process (see `todo` below).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Client, type WorkflowHandle } from 'keel/client';
+import { Client } from 'keel/client';
 import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
-import { faultEnv, waitUntil } from './fault-env.ts';
+import { faultEnv, waitUntil, whileAlive, exclusiveFaultRun } from './fault-env.ts';
 import { count, historyProblems } from './histories.ts';
 
 const run = promisify(execFile);
 const WORKFLOWS = 500;
 const CHUNK = 10;
-/** The restart begins once this many workflows were started. */
-const RESTART_AFTER = 150;
+const START_PAUSE_MS = 40;
+/** The restart begins once this many workflows completed. */
+const RESTART_AT = 100;
 
 const pgUrl = new URL(POSTGRES_URL);
 const version =
@@ -36,6 +42,10 @@ const skip =
     ? 'needs the local PostgreSQL cluster (pg_ctlcluster)'
     : false;
 const port = pgUrl.port || '5432';
+
+/** See the report in the header: remove once PostgresStore handles errors of checked-out clients. */
+const todo =
+  "bug: src/store/postgres/postgres-store.ts (pool built at line 137, clients checked out at 157/285): a pooled pg client has no 'error' listener between its connect and its first query, or while checked out between queries; the server's 57P01 'terminating connection due to administrator command' then arrives as an 'error' event and crashes the process (uncaughtException): the worker dies, and so does the client's process";
 
 async function isReady(): Promise<boolean> {
   try {
@@ -50,119 +60,168 @@ async function pgctl(action: 'restart' | 'start'): Promise<void> {
   await run('pg_ctlcluster', ['--skip-systemctl-redirect', version as string, 'main', action]);
 }
 
-test('PostgreSQL restarted mid-run: the worker and the client reconnect, every workflow completes once', { skip, timeout: 110_000 }, async (t) => {
-  const schema = freshSchema('keel_faults');
-  const env = faultEnv();
-  const client = new Client({ connection: schema.url });
-  const taskQueue = 'pg-restart';
-  let restart: Promise<void> | undefined;
-  try {
-    const worker = env.spawnWorker(schema.url, taskQueue, 'restart-worker', 'plain');
-    await worker.waitForLine('ready', 30_000);
-    const begun = Date.now();
-    const since = () => Date.now() - begun;
+// One fault file at a time (see exclusiveFaultRun); the wait is not counted in the tests' timeouts.
+let release: (() => void) | undefined;
+before(async () => void (release = await exclusiveFaultRun()), { timeout: 300_000 });
+after(() => release?.());
 
-    // Progress, sampled every 100 ms (errors while the server is down are skipped).
-    let completed = 0;
-    const progress: { at: number; completed: number }[] = [];
+test(
+  'PostgreSQL restarted mid-run: the worker and the client reconnect, every workflow completes once',
+  { skip, todo, timeout: 110_000 },
+  async (t) => {
+    const schema = freshSchema('keel_faults');
+    const env = faultEnv();
+    const client = new Client({ connection: schema.url });
+    const taskQueue = 'pg-restart';
+    let restart: Promise<void> | undefined;
     let monitoring = true;
-    const monitor = (async () => {
-      while (monitoring) {
-        try {
-          completed = (await client.workflow.count({ query: "ExecutionStatus = 'Completed'" }))
-            .count;
-          progress.push({ at: since(), completed });
-        } catch {
-          // the server is restarting
+    let monitor: Promise<void> | undefined;
+    try {
+      const worker = env.spawnWorker(schema.url, taskQueue, 'restart-worker', 'plain');
+      await worker.waitForLine('ready', 30_000);
+      const begun = Date.now();
+      const since = () => Date.now() - begun;
+
+      // Progress, sampled every 100 ms (failed samples, while the server is down, are skipped). The
+      // restart begins once RESTART_AT workflows completed, while the starts go on.
+      const timing: Record<string, number> = {};
+      let completed = 0;
+      const progress: { at: number; completed: number }[] = [];
+      monitor = (async () => {
+        while (monitoring) {
+          try {
+            completed = (await client.workflow.count({ query: "ExecutionStatus = 'Completed'" }))
+              .count;
+            progress.push({ at: since(), completed });
+          } catch {
+            // the server is restarting
+          }
+          if (!restart && completed >= RESTART_AT) {
+            timing.restartBegunMs = since();
+            timing.completedBeforeRestart = completed;
+            restart = pgctl('restart').then(() => void (timing.restartCommandDoneMs = since()));
+          }
+          await delay(100);
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+      })();
 
-    const timing: Record<string, number> = {};
-    const results: Promise<unknown>[] = [];
-    for (let first = 0; first < WORKFLOWS; first += CHUNK) {
-      if (first >= RESTART_AFTER && !restart) {
-        timing.restartBegunMs = since();
-        timing.completedBeforeRestart = completed;
-        restart = pgctl('restart').then(() => void (timing.restartCommandDoneMs = since()));
+      const results: Promise<unknown>[] = [];
+      let startsAfterRestartBegun = 0;
+      for (let first = 0; first < WORKFLOWS; first += CHUNK) {
+        if (restart) startsAfterRestartBegun += CHUNK;
+        const handles = await whileAlive(
+          'workflows to start',
+          Promise.all(
+            Array.from({ length: Math.min(CHUNK, WORKFLOWS - first) }, (_, k) =>
+              client.workflow.start('w3', {
+                taskQueue,
+                workflowId: `restart-${first + k}`,
+                args: [first + k],
+                workflowTaskTimeout: '2s',
+              }),
+            ),
+          ),
+          [worker],
+          30_000,
+        );
+        for (const handle of handles) {
+          const result = handle.result();
+          result.catch(() => undefined); // awaited below, unless the test fails before
+          results.push(result);
+        }
+        await delay(START_PAUSE_MS);
       }
-      const handles = await Promise.all(
-        Array.from({ length: Math.min(CHUNK, WORKFLOWS - first) }, (_, k) =>
-          client.workflow.start('w3', {
-            taskQueue,
-            workflowId: `restart-${first + k}`,
-            args: [first + k],
-            workflowTaskTimeout: '2s',
+      timing.allStartedMs = since();
+      const values = await whileAlive('every result', Promise.all(results), [worker], 60_000);
+      timing.allResultsMs = since();
+      await waitUntil(
+        'the monitor to see every workflow completed',
+        () => completed === WORKFLOWS,
+        30_000,
+      );
+      monitoring = false;
+      await monitor;
+      await restart;
+
+      // The longest time the client got no answer, and the longest time no workflow completed.
+      const after = progress.filter((p) => p.at >= timing.restartBegunMs!);
+      timing.clientOutageMs = Math.max(0, ...after.slice(1).map((p, i) => p.at - after[i]!.at));
+      let stall = 0;
+      for (let i = 0, since = 0; i < after.length; i++) {
+        if (after[i]!.completed > after[since]!.completed) since = i;
+        stall = Math.max(stall, after[i]!.at - after[since]!.at);
+      }
+      timing.longestStallMs = stall;
+      timing.startsAfterRestartBegun = startsAfterRestartBegun;
+
+      assert.equal(
+        worker.child.exitCode,
+        null,
+        `the worker is still running; stderr: ${worker.stderr()}`,
+      );
+      assert.deepEqual(
+        values
+          .map((v, i) => (v === i + 3 ? 'ok' : `restart-${i} returned ${String(v)}`))
+          .filter((v) => v !== 'ok'),
+        [],
+      );
+      assert.equal((await client.workflow.count()).count, WORKFLOWS, 'one run per workflow');
+      const problems: string[] = [];
+      let workflowTaskTimeouts = 0;
+      let activityRetries = 0;
+      for (let first = 0; first < WORKFLOWS; first += 50) {
+        await Promise.all(
+          Array.from({ length: Math.min(50, WORKFLOWS - first) }, async (_, k) => {
+            const input = first + k;
+            const { events } = await client.workflow.getHandle(`restart-${input}`).fetchHistory();
+            problems.push(
+              ...historyProblems(events, input, 3).map((p) => `restart-${input}: ${p}`),
+            );
+            workflowTaskTimeouts += count(events, 'WorkflowTaskTimedOut');
+            activityRetries += events.filter(
+              (e) =>
+                e.eventType === 'ActivityTaskStarted' &&
+                (e.attributes as { attempt: number }).attempt > 1,
+            ).length;
           }),
-        ),
+        );
+      }
+      const journal = [...env.journalByActivity().values()];
+      const figures = {
+        ...timing,
+        activitiesRunMoreThanOnce: journal.filter((entries) => entries.length > 1).length,
+        recordedAttemptsAfterFirst: activityRetries,
+        workflowTaskTimeouts,
+        workerErrorLines: worker
+          .stdout()
+          .split('\n')
+          .filter((l) => l.startsWith('[error]')).length,
+        workerLateCompletionsRefused: worker
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('no longer held')).length,
+      };
+      t.diagnostic(`postgres restart figures: ${JSON.stringify(figures)}`);
+      assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems in the histories`);
+      assert.equal(journal.length, WORKFLOWS * 3, 'every activity ran (at least once)');
+      assert.equal(
+        timing.completedBeforeRestart! < WORKFLOWS - 100 && startsAfterRestartBegun > 0,
+        true,
+        `the restart fell in the middle of the run: ${JSON.stringify(timing)}`,
       );
-      results.push(...handles.map((h: WorkflowHandle) => h.result()));
+    } finally {
+      monitoring = false;
+      await monitor;
+      await restart?.catch(() => undefined);
+      let ready = false;
+      for (let i = 0; i < 20 && !ready; i++) {
+        ready = await isReady();
+        if (!ready) await delay(500);
+      }
+      if (!ready) await pgctl('start').catch(() => pgctl('restart'));
+      await env.dispose();
+      await client.close();
+      await schema.drop();
     }
-    timing.allStartedMs = since();
-    await restart;
-    const values = await Promise.all(results);
-    timing.allResultsMs = since();
-    await waitUntil('the monitor to see every workflow completed', () => completed === WORKFLOWS, 30_000);
-    monitoring = false;
-    await monitor;
-
-    // Recovery: from the restart's start to the first completion counted after the command returned.
-    const resumed = progress.find(
-      (p) => p.at > timing.restartCommandDoneMs! && p.completed > timing.completedBeforeRestart!,
-    );
-    timing.progressResumedMs = resumed ? resumed.at - timing.restartBegunMs! : -1;
-    const outage = progress.filter((p) => p.at > timing.restartBegunMs!);
-    timing.firstAnswerAfterRestartMs = outage.length > 0 ? outage[0]!.at - timing.restartBegunMs! : -1;
-
-    assert.equal(worker.child.exitCode, null, `the worker is still running; stderr: ${worker.stderr()}`);
-    assert.deepEqual(
-      values.map((v, i) => (v === i + 3 ? 'ok' : `restart-${i} returned ${String(v)}`)).filter((v) => v !== 'ok'),
-      [],
-    );
-    assert.equal((await client.workflow.count()).count, WORKFLOWS, 'one run per workflow');
-    const problems: string[] = [];
-    let workflowTaskTimeouts = 0;
-    let activityRetries = 0;
-    for (let first = 0; first < WORKFLOWS; first += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, WORKFLOWS - first) }, async (_, k) => {
-          const input = first + k;
-          const { events } = await client.workflow.getHandle(`restart-${input}`).fetchHistory();
-          problems.push(...historyProblems(events, input, 3).map((p) => `restart-${input}: ${p}`));
-          workflowTaskTimeouts += count(events, 'WorkflowTaskTimedOut');
-          activityRetries += events.filter(
-            (e) => e.eventType === 'ActivityTaskStarted' && (e.attributes as { attempt: number }).attempt > 1,
-          ).length;
-        }),
-      );
-    }
-    const journal = [...env.journalByActivity().values()];
-    const figures = {
-      ...timing,
-      activitiesRunMoreThanOnce: journal.filter((entries) => entries.length > 1).length,
-      recordedAttemptsAfterFirst: activityRetries,
-      workflowTaskTimeouts,
-      workerErrorLines: worker.stdout().split('\n').filter((l) => l.startsWith('[error]')).length,
-    };
-    t.diagnostic(`postgres restart figures: ${JSON.stringify(figures)}`);
-    assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems in the histories`);
-    assert.equal(journal.length, WORKFLOWS * 3, 'every activity ran (at least once)');
-    assert.equal(
-      timing.completedBeforeRestart! < WORKFLOWS && timing.allStartedMs! > timing.restartBegunMs!,
-      true,
-      'the restart fell in the middle of the run',
-    );
-  } finally {
-    await restart?.catch(() => undefined);
-    let ready = false;
-    for (let i = 0; i < 20 && !ready; i++) {
-      ready = await isReady();
-      if (!ready) await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    if (!ready) await pgctl('start').catch(() => pgctl('restart'));
-    await env.dispose();
-    await client.close();
-    await schema.drop();
-  }
-});
+  },
+);

@@ -3,6 +3,8 @@
  * stops forwarding both ways on every connection (sockets stop reading, so bytes wait in the
  * kernel's buffers, as on a network partition: nothing is lost, nothing is closed, nothing arrives)
  * until `resume()`. A connection made while paused is accepted and left waiting likewise.
+ * `pauseAfterClientSends(bytes)` pauses at a precise point: right after a client sent a statement
+ * (matched by bytes of its text or prepared-statement name), which the server then runs.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -13,6 +15,7 @@ export class TcpProxy {
   private readonly waiting: Socket[] = [];
   /** Connections forwarded so far. */
   connections = 0;
+  private trigger?: { bytes: string; fired: () => void };
 
   private constructor(
     private readonly server: Server,
@@ -21,13 +24,18 @@ export class TcpProxy {
   ) {}
 
   static async start(target: { host: string; port: number }): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined;
-    const server = createServer((socket) => proxy!.accept(socket));
+    const accepted: Socket[] = [];
+    const ready: { proxy?: TcpProxy } = {};
+    const server = createServer((socket) =>
+      ready.proxy ? ready.proxy.accept(socket) : accepted.push(socket),
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    proxy = new TcpProxy(server, address.port, target);
+    const proxy = new TcpProxy(server, address.port, target);
+    ready.proxy = proxy;
+    for (const socket of accepted) proxy.accept(socket);
     return proxy;
   }
 
@@ -46,7 +54,15 @@ export class TcpProxy {
     const upstream = connect(this.target.port, this.target.host);
     this.track(upstream);
     // Written by hand rather than piped: pipe() resumes a source on 'drain', which would undo a pause.
-    client.on('data', (chunk) => upstream.write(chunk));
+    client.on('data', (chunk: Buffer) => {
+      upstream.write(chunk);
+      if (this.trigger && chunk.includes(this.trigger.bytes)) {
+        const { fired } = this.trigger;
+        this.trigger = undefined;
+        this.pause();
+        fired();
+      }
+    });
     upstream.on('data', (chunk) => client.write(chunk));
     const closeBoth = () => {
       client.destroy();
@@ -71,7 +87,16 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.pause();
   }
 
+  /**
+   * Pauses as soon as a client sends bytes containing `bytes` (that chunk is forwarded first: the
+   * server runs the statement, its answer is held). Resolves once paused.
+   */
+  pauseAfterClientSends(bytes: string): Promise<void> {
+    return new Promise((resolve) => (this.trigger = { bytes, fired: resolve }));
+  }
+
   resume(): void {
+    this.trigger = undefined;
     this.paused = false;
     const waiting = new Set(this.waiting.splice(0));
     // A waiting connection has no 'data' listener yet: resumed before forward() adds one, its first

@@ -21,8 +21,8 @@
  *   completion (`SELECT ... FROM executions ... FOR UPDATE`, prepared as keel_lock_execution): the
  *   server runs it and holds the run's row lock for a client it cannot hear from. The activity must
  *   still be redelivered, once the server ends the stuck session (idle-in-transaction timeout), and
- *   the stale completion refused. todo at 4cdbd0e: the store sets no such timeout, the expiry scanner
- *   skips the locked run, and nothing is redelivered until the partition ends.
+ *   the stale completion refused.(Before the store set that timeout, 15 s by default, the expiry
+ *   scanner skipped the locked run and nothing was redelivered until the partition ended.)
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -272,12 +272,9 @@ test(
   },
 );
 
-const midTransactionTodo =
-  "bug (liveness): a worker cut off inside a transaction keeps the run's executions row locked for as long as the server thinks the connection alive: src/store/postgres/postgres-store.ts:131-137 sets no idle_in_transaction_session_timeout (nor TCP keepalive), and the expiry scanner skips locked runs (SKIP LOCKED), so the expired activity is not redelivered until the partition ends";
-
 test(
   "network pause in the middle of the stale worker's completion transaction (run row locked): the activity is still redelivered",
-  { todo: midTransactionTodo, timeout: 90_000 },
+  { timeout: 90_000 },
   async (t) => {
     const taskQueue = 'pause-mid-transaction';
     const f = await setup(taskQueue);

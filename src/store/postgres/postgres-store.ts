@@ -61,6 +61,12 @@ export interface PostgresStoreOptions {
    * (one connection each). More lanes, more parallelism; fewer, bigger batches. @defaultValue 3
    */
   batchLanes?: number;
+  /**
+   * The server ends a session that stays this long inside a transaction without sending anything
+   * (its process hung, or the network between them broke), so that the rows it locked are free for
+   * the other workers. Keel's transactions never pause between statements. @defaultValue 15000 ms
+   */
+  idleInTransactionTimeoutMs?: number;
   /** @internal a test's virtual clock */
   clock?: Clock;
 }
@@ -133,10 +139,16 @@ export class PostgresStore implements Store {
       options: `-c search_path=${quoteIdent(schema)}`,
       types: typeParsers,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 15_000,
+      // Notices a peer that vanished without closing the connection.
+      keepAlive: true,
     };
     this.pool = new pg.Pool({ ...this.connection, max: options.maxConnections ?? 10 });
-    // An idle connection that dies (server restart) must not crash the process: the pool replaces it.
+    // A connection that dies (server restart) must not crash the process. Idle, the pool replaces
+    // it; checked out, the error event needs a listener of its own, and the next query on it fails
+    // (a transient error: the transaction is retried on another connection).
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.ready = this.initialise();
     this.ready.catch(() => undefined);
   }

@@ -58,8 +58,8 @@ function startWorker(connection: string, taskQueue: string): Promise<ChildProces
     },
   );
   return new Promise((resolve, reject) => {
-    child
-      .stdout.setEncoding('utf8')
+    child.stdout
+      .setEncoding('utf8')
       .on('data', (chunk: string) => chunk.includes('ready') && resolve(child));
     child.once('exit', (code) => reject(new Error(`bench worker exited with ${code}`)));
   });

@@ -88,6 +88,53 @@ function journaled(env: FaultEnv, what: (what: string) => boolean, phase: string
   return () => env.journal().some((j) => what(j.what) && j.phase === phase && j.role === role);
 }
 
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+/** Waits until the stale worker started the work that `isWork` matches (an activity, a workflow task). */
+async function staleStarted(
+  f: Setup,
+  isWork: (what: string) => boolean,
+  what: string,
+): Promise<void> {
+  await whileAlive(
+    `the stale worker to start ${what}`,
+    waitUntil(`${what} to start`, journaled(f.env, isWork, 'started', 'stale'), 20_000, 5),
+    [f.stale],
+    25_000,
+  );
+}
+
+/** Starts the directly connected worker and waits until it got the work redelivered. */
+async function redelivered(
+  f: Setup,
+  isWork: (what: string) => boolean,
+  pausedAt: number,
+  withinMs = 20_000,
+) {
+  const direct = await f.startDirect();
+  await whileAlive(
+    'the work to be redelivered',
+    waitUntil(
+      `the direct worker to start it within ${withinMs} ms`,
+      journaled(f.env, isWork, 'started', 'direct'),
+      withinMs,
+      5,
+    ),
+    [f.stale, direct],
+    withinMs + 5_000,
+  );
+  return { direct, redeliveredAfterMs: Date.now() - pausedAt };
+}
+
+/** Ends the pause once it outlasted the lease; the stale worker's late completion must be refused. */
+async function resumeAndExpectRefusal(f: Setup, pausedAt: number) {
+  await outlastLease(pausedAt);
+  f.proxy.resume();
+  const pauseMs = Date.now() - pausedAt;
+  const refusal = await f.stale.waitForLine('no longer held', 10_000);
+  return { pauseMs, refusal, refusedAfterResumeMs: Date.now() - pausedAt - pauseMs };
+}
+
 // One fault file at a time (see exclusiveFaultRun); the wait is not counted in the tests' timeouts.
 let release: (() => void) | undefined;
 before(async () => void (release = await exclusiveFaultRun()), { timeout: 300_000 });
@@ -106,43 +153,16 @@ test(
         workflowId: 'paused-in-activity',
         args: [10],
       });
-      await whileAlive(
-        'the stale worker to start the activity',
-        waitUntil(
-          'the activity to start',
-          journaled(f.env, isActivity, 'started', 'stale'),
-          20_000,
-          5,
-        ),
-        [f.stale],
-        25_000,
-      );
+      await staleStarted(f, isActivity, 'the activity');
       f.proxy.pause();
       const pausedAt = Date.now();
-
-      const direct = await f.startDirect();
-      await whileAlive(
-        'the activity to be redelivered',
-        waitUntil(
-          'attempt 2 to start',
-          journaled(f.env, isActivity, 'started', 'direct'),
-          20_000,
-          5,
-        ),
-        [f.stale, direct],
-        25_000,
-      );
-      const redeliveredAfterMs = Date.now() - pausedAt;
-      await outlastLease(pausedAt);
+      const { direct, redeliveredAfterMs } = await redelivered(f, isActivity, pausedAt);
       assert.equal(
         journaled(f.env, isActivity, 'done', 'stale')(),
         true,
         'the stale attempt finished its work during the pause',
       );
-      f.proxy.resume();
-      const pauseMs = Date.now() - pausedAt;
-      const refusal = await f.stale.waitForLine('no longer held', 10_000);
-      const refusedAfterResumeMs = Date.now() - pausedAt - pauseMs;
+      const { pauseMs, refusal, refusedAfterResumeMs } = await resumeAndExpectRefusal(f, pausedAt);
       f.env.openGate('activity');
 
       assert.equal(await whileAlive('the result', handle.result(), [f.stale, direct], 20_000), 11);
@@ -198,38 +218,11 @@ test(
         args: [20],
         workflowTaskTimeout: LEASE_MS,
       });
-      await whileAlive(
-        'the stale worker to run the workflow task',
-        waitUntil(
-          'the workflow task to stall',
-          journaled(f.env, isTask, 'started', 'stale'),
-          20_000,
-          5,
-        ),
-        [f.stale],
-        25_000,
-      );
+      await staleStarted(f, isTask, 'the workflow task');
       f.proxy.pause();
       const pausedAt = Date.now();
-
-      const direct = await f.startDirect();
-      await whileAlive(
-        'the workflow task to be redelivered',
-        waitUntil(
-          'the direct worker to hold it',
-          journaled(f.env, isTask, 'started', 'direct'),
-          20_000,
-          5,
-        ),
-        [f.stale, direct],
-        25_000,
-      );
-      const redeliveredAfterMs = Date.now() - pausedAt;
-      await outlastLease(pausedAt);
-      f.proxy.resume();
-      const pauseMs = Date.now() - pausedAt;
-      const refusal = await f.stale.waitForLine('no longer held', 10_000);
-      const refusedAfterResumeMs = Date.now() - pausedAt - pauseMs;
+      const { direct, redeliveredAfterMs } = await redelivered(f, isTask, pausedAt);
+      const { pauseMs, refusal, refusedAfterResumeMs } = await resumeAndExpectRefusal(f, pausedAt);
       f.env.openGate('workflow-task');
 
       assert.equal(await whileAlive('the result', handle.result(), [f.stale, direct], 20_000), 21);
@@ -285,17 +278,7 @@ test(
         workflowId: 'paused-mid-transaction',
         args: [30],
       });
-      await whileAlive(
-        'the stale worker to start the activity',
-        waitUntil(
-          'the activity to start',
-          journaled(f.env, isActivity, 'started', 'stale'),
-          20_000,
-          5,
-        ),
-        [f.stale],
-        25_000,
-      );
+      await staleStarted(f, isActivity, 'the activity');
       // The completion's first statement locks the run's row; the server runs it, the answer is held.
       await whileAlive(
         'the stale completion to lock the run',
@@ -304,22 +287,13 @@ test(
         10_000,
       );
       const pausedAt = Date.now();
-      const direct = await f.startDirect();
-      await whileAlive(
-        'the activity to be redelivered',
-        waitUntil(
-          `attempt 2 to start, ${LEASE_MS + STUCK_TRANSACTION_MS} ms after the pause`,
-          journaled(f.env, isActivity, 'started', 'direct'),
-          LEASE_MS + STUCK_TRANSACTION_MS,
-          20,
-        ),
-        [f.stale, direct],
-        LEASE_MS + STUCK_TRANSACTION_MS + 5_000,
+      const { direct, redeliveredAfterMs } = await redelivered(
+        f,
+        isActivity,
+        pausedAt,
+        LEASE_MS + STUCK_TRANSACTION_MS,
       );
-      const redeliveredAfterMs = Date.now() - pausedAt;
-      await outlastLease(pausedAt);
-      f.proxy.resume();
-      const refusal = await f.stale.waitForLine('no longer held', 10_000);
+      const { refusal } = await resumeAndExpectRefusal(f, pausedAt);
       f.env.openGate('activity');
       assert.equal(await whileAlive('the result', handle.result(), [f.stale, direct], 20_000), 31);
       const { events } = await handle.fetchHistory();

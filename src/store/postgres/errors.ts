@@ -10,6 +10,8 @@ const TRANSIENT_SQLSTATES = new Set([
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
+  '57P05', // idle_session_timeout: the server ended the session (nothing of it was committed)
+  '25P03', // idle_in_transaction_session_timeout: the server ended the session and rolled back
   '53300', // too_many_connections
 ]);
 
@@ -42,7 +44,10 @@ export function breaksConnection(error: unknown): boolean {
   const code = (error as Error & { code?: string }).code;
   return (
     (code !== undefined &&
-      (code.startsWith('08') || code.startsWith('57P') || TRANSIENT_NODE_CODES.has(code))) ||
+      (code.startsWith('08') ||
+        code.startsWith('57P') ||
+        code === '25P03' ||
+        TRANSIENT_NODE_CODES.has(code))) ||
     /Connection terminated|connection.*(closed|ended)|connection error/i.test(error.message)
   );
 }

@@ -13,6 +13,12 @@ export class UnitOfWork {
   private readonly loaded = new Map<string, Mutation>();
   /** Runs created in this transaction, inserted after the updates (a chain's old run closes first). */
   private readonly created: Mutation[] = [];
+  /**
+   * Runs `tryLoad` found held by another transaction. They stay skipped for the rest of this one:
+   * had the lock gone meanwhile, a later task of the run (a later timer, say) would act before the
+   * earlier one that was skipped.
+   */
+  private readonly skippedAsLocked = new Set<string>();
 
   constructor(
     readonly tx: StoreTransaction,
@@ -33,9 +39,11 @@ export class UnitOfWork {
 
   /** Like `load`, but `'locked'` if another transaction holds the run (see `StoreTransaction.tryGetExecution`). */
   async tryLoad(runId: string): Promise<Mutation | 'locked' | undefined> {
+    if (this.skippedAsLocked.has(runId)) return 'locked';
     const cached = this.loaded.get(runId);
     if (cached) return cached;
     const state = await this.tx.tryGetExecution(runId);
+    if (state === 'locked') this.skippedAsLocked.add(runId);
     if (state === undefined || state === 'locked') return state;
     const m = new Mutation(state, this.now);
     this.loaded.set(runId, m);

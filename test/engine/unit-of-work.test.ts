@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { UnitOfWork } from '../../src/engine/unit-of-work.ts';
+import type { ExecutionState } from '../../src/state/execution-state.ts';
+import type { StoreTransaction } from '../../src/store/store.ts';
+import { Run, T0 } from '../state/harness.ts';
+
+/** A transaction whose run is held by another one until `release()`, as PostgreSQL's NOWAIT sees it. */
+function lockedThenFree(state: ExecutionState): { tx: StoreTransaction; release: () => void } {
+  let held = true;
+  const tx: Pick<StoreTransaction, 'tryGetExecution'> = {
+    tryGetExecution: async () => (held ? 'locked' : structuredClone(state)),
+  };
+  return { tx: tx as StoreTransaction, release: () => void (held = false) };
+}
+
+test('a run found locked stays skipped for the rest of the transaction, even once it is free', async () => {
+  // Two timers of one run due in one scan: the first is skipped because the run is busy; if the
+  // lock went before the second, the second would fire first and the workflow would see them out
+  // of order.
+  const run = new Run();
+  const { tx, release } = lockedThenFree(run.state);
+  const uow = new UnitOfWork(tx, T0, 'test');
+  assert.equal(await uow.tryLoad(run.state.runId), 'locked');
+  release();
+  assert.equal(await uow.tryLoad(run.state.runId), 'locked');
+  // A new transaction sees it free.
+  const next = new UnitOfWork(tx, T0, 'test');
+  const loaded = await next.tryLoad(run.state.runId);
+  assert.ok(loaded !== 'locked' && loaded !== undefined);
+  assert.equal(loaded.state.runId, run.state.runId);
+});

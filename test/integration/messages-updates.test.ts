@@ -16,6 +16,7 @@ import {
   ActivityProbe,
   eventsOfType,
   historyOf,
+  waitFor,
   waitForEvent,
   withOwnWorkers,
   within,
@@ -414,6 +415,11 @@ test('an update to a closed workflow fails with WorkflowNotFoundError; one pendi
       await worker.stop();
       const waiting = pending.executeUpdate(workflows.addAmount, { args: [1] });
       waiting.catch(() => undefined);
+      // Terminate only once the update is admitted (else it would find the run closed).
+      await waitFor('the update to be admitted', async () => {
+        const state = await env.store.getExecution(pending.firstExecutionRunId!);
+        return Object.keys(state?.updates ?? {}).length > 0;
+      });
       await pending.terminate('gone');
       const error = await updateError(waiting);
       assertInstanceOf(error, WorkflowUpdateFailedError);

@@ -188,27 +188,32 @@ test('workflows that signal each other at the same moment all complete, without 
   // Before, on PostgreSQL: the two transactions locked the two runs in opposite orders, and the
   // lock timeout that broke the deadlock was not retried.
   await withTestEnv(async (env) => {
-    await env.startWorker({ workflows, maxConcurrentWorkflowTaskExecutions: 16 });
-    for (let round = 0; round < 5; round++) {
-      const [x, y] = await Promise.all(
-        ['x', 'y'].map((id) =>
-          env.client.workflow.start(workflows.signalsPartner, {
-            taskQueue: env.taskQueue,
-            workflowId: id,
-            args: [id === 'x' ? 'y' : 'x'],
-          }),
-        ),
-      );
-      assert.deepEqual(await within(10_000, 'results', Promise.all([x!.result(), y!.result()])), [
-        'heard y',
-        'heard x',
-      ]);
-      for (const handle of [x!, y!]) {
-        const events = await historyOf(handle);
-        assert.equal(eventsOfType(events, 'WorkflowTaskTimedOut').length, 0);
-        assert.equal(eventsOfType(events, 'WorkflowTaskFailed').length, 0);
+    await withOwnWorkers(env, async (start) => {
+      for (let round = 0; round < 5; round++) {
+        // Both runs exist before a worker polls (a signal to a run not started yet fails the
+        // sender), and their first tasks are then ready, and taken, together.
+        const [x, y] = await Promise.all(
+          ['x', 'y'].map((id) =>
+            env.client.workflow.start(workflows.signalsPartner, {
+              taskQueue: env.taskQueue,
+              workflowId: id,
+              args: [id === 'x' ? 'y' : 'x'],
+            }),
+          ),
+        );
+        const worker = await start({ workflows, maxConcurrentWorkflowTaskExecutions: 16 });
+        assert.deepEqual(await within(10_000, 'results', Promise.all([x!.result(), y!.result()])), [
+          'heard y',
+          'heard x',
+        ]);
+        await worker.stop();
+        for (const handle of [x!, y!]) {
+          const events = await historyOf(handle);
+          assert.equal(eventsOfType(events, 'WorkflowTaskTimedOut').length, 0);
+          assert.equal(eventsOfType(events, 'WorkflowTaskFailed').length, 0);
+        }
       }
-    }
+    });
   });
 });
 

@@ -7,6 +7,7 @@ import { WorkflowNotFoundError } from '../common/errors.ts';
 import { isRunning } from '../state/execution-state.ts';
 import { Mutation } from '../state/mutation.ts';
 import type { SearchAttributeType } from '../state/search-attributes.ts';
+import type { TaskRecord } from '../state/tasks.ts';
 import type { StoreTransaction } from '../store/store.ts';
 
 export class UnitOfWork {
@@ -55,6 +56,21 @@ export class UnitOfWork {
     if (!m)
       throw new WorkflowNotFoundError(`No workflow run '${runId}' in ${this.location}.`, '', runId);
     return m;
+  }
+
+  /** `require` and the run's task `taskKey` (held for update too), read together. */
+  async requireWithTask(
+    runId: string,
+    taskKey: string,
+  ): Promise<{ m: Mutation; task: TaskRecord | undefined }> {
+    if (this.loaded.has(runId))
+      return { m: this.loaded.get(runId)!, task: await this.tx.getTask(taskKey) };
+    const { state, task } = await this.tx.getExecutionAndTask(runId, taskKey);
+    if (!state)
+      throw new WorkflowNotFoundError(`No workflow run '${runId}' in ${this.location}.`, '', runId);
+    const m = new Mutation(state, this.now);
+    this.loaded.set(runId, m);
+    return { m, task };
   }
 
   /** The running run of `workflowId` as this transaction sees it (including runs it started or closed). */

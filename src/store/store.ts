@@ -28,6 +28,14 @@ export interface StoreTransaction {
    * for paths that found a task first and must not wait for a run (lock order is runs, then tasks).
    */
   tryGetExecution(runId: string): Promise<ExecutionState | 'locked' | undefined>;
+  /**
+   * The run's state (held for update, as `getExecution`) and one task (held for update, as
+   * `getTask`), locked in that order: a completion's two reads in one round trip.
+   */
+  getExecutionAndTask(
+    runId: string,
+    taskKey: string,
+  ): Promise<{ state: ExecutionState | undefined; task: TaskRecord | undefined }>;
   /** Run id of the running execution of `workflowId`, if one is running. */
   getRunningRunId(workflowId: string): Promise<string | undefined>;
   /** Run id of the most recently started run of `workflowId`. */

@@ -301,6 +301,35 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       );
 
       test(
+        'getExecutionAndTask reads a run with one task, without the task, or nothing',
+        fresh(async ({ store }) => {
+          const run = execution({ runId: 'r1', nextEventId: 4 });
+          const task = workflowTask('r1', {
+            claimToken: 3,
+            state: 'claimed',
+            claimedBy: 'w1',
+            expiresAt: 7_000,
+          });
+          await store.transaction(async (tx) => {
+            await tx.insertExecution(run);
+            await tx.applyTaskChanges(put(task));
+          });
+          await store.transaction(async (tx) => {
+            assert.deepEqual(await tx.getExecutionAndTask('r1', task.key), { state: run, task });
+            assert.deepEqual(await tx.getExecutionAndTask('r1', 'r1/activity/9'), {
+              state: run,
+              task: undefined,
+            });
+            // A task without its run is not read: the caller fails on the missing run first.
+            assert.deepEqual(await tx.getExecutionAndTask('gone', task.key), {
+              state: undefined,
+              task: undefined,
+            });
+          });
+        }),
+      );
+
+      test(
         'getRunningRunId names the running run of a workflow id, and none once it closed',
         fresh(async ({ store }) => {
           const run = execution({ runId: 'r1', workflowId: 'wf-a' });

@@ -15,6 +15,7 @@ import {
   createRaceTasks,
   execution,
   waitFor,
+  workflowTask,
   type Grant,
 } from './records.ts';
 
@@ -156,6 +157,42 @@ describe('postgres specifics', () => {
     } finally {
       await a.close();
       await b.close();
+      await drop();
+    }
+  });
+
+  test('getExecutionAndTask holds the run and the task until its transaction ends', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url, { maxConnections: 4 });
+    try {
+      const task = workflowTask('run-l', { taskQueue: 'locks' });
+      await store.transaction(async (tx) => {
+        await tx.insertExecution(execution({ runId: 'run-l', workflowId: 'wf-l' }));
+        await tx.applyTaskChanges([{ op: 'put', task }]);
+      });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const holder = store.transaction(async (tx) => {
+        assert.deepEqual((await tx.getExecutionAndTask('run-l', task.key)).task, task);
+        holding();
+        await released;
+      });
+      await held;
+      // Another transaction sees the run as taken and skips the task.
+      await store.transaction(async (tx) => {
+        assert.equal(await tx.tryGetExecution('run-l'), 'locked');
+        assert.deepEqual(await tx.readyTasks('workflow', 'locks', 10), []);
+      });
+      release();
+      await holder;
+      await store.transaction(async (tx) => {
+        assert.equal(((await tx.tryGetExecution('run-l')) as { runId: string }).runId, 'run-l');
+        assert.deepEqual(await tx.readyTasks('workflow', 'locks', 10), [task]);
+      });
+    } finally {
+      await store.close();
       await drop();
     }
   });

@@ -84,6 +84,23 @@ export class PostgresTransaction implements StoreTransaction {
     return row?.present ? 'locked' : undefined;
   }
 
+  async getExecutionAndTask(
+    runId: string,
+    taskKey: string,
+  ): Promise<{ state: ExecutionState | undefined; task: TaskRecord | undefined }> {
+    // The materialized CTE is scanned first, so the run is locked before the task (the lock order).
+    const [row] = await this.read<Partial<TaskRow> & { run_state: string }>(
+      'keel_lock_execution_and_task',
+      `WITH run AS MATERIALIZED (SELECT state FROM executions WHERE run_id = $1 FOR UPDATE)
+       SELECT run.state AS run_state, t.*
+       FROM run LEFT JOIN LATERAL (SELECT ${TASK_COLUMNS} FROM tasks WHERE key = $2 FOR UPDATE) t ON true`,
+      [runId, taskKey],
+    );
+    if (!row) return { state: undefined, task: undefined };
+    const state = JSON.parse(row.run_state) as ExecutionState;
+    return { state, task: row.key == null ? undefined : taskFromRow(row as TaskRow) };
+  }
+
   async getRunningRunId(workflowId: string): Promise<string | undefined> {
     const [row] = await this.read<{ run_id: string }>(
       'keel_running_run',

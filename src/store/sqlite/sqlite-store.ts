@@ -318,6 +318,14 @@ class SqliteTransaction implements StoreTransaction {
     return json === undefined ? undefined : (JSON.parse(json) as ExecutionState);
   }
 
+  async getExecutionAndTask(
+    runId: string,
+    taskKey: string,
+  ): Promise<{ state: ExecutionState | undefined; task: TaskRecord | undefined }> {
+    const state = await this.getExecution(runId);
+    return { state, task: state ? await this.getTask(taskKey) : undefined };
+  }
+
   /** One writer at a time: a run is never locked by another transaction here. */
   tryGetExecution(runId: string): Promise<ExecutionState | undefined> {
     return this.getExecution(runId);

@@ -16,16 +16,18 @@ export class Wakeup {
     this.waiter?.();
   }
 
-  wait(ms: number): Promise<void> {
-    if (this.pending) return Promise.resolve();
+  /** Resolves to true when notified, false when `ms` passed first. */
+  wait(ms: number): Promise<boolean> {
+    if (this.pending) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const done = (): void => {
+      const done = (notified: boolean): void => {
         clearTimeout(timer);
-        if (this.waiter === done) this.waiter = undefined;
-        resolve();
+        if (this.waiter === wake) this.waiter = undefined;
+        resolve(notified);
       };
-      const timer = setTimeout(done, ms);
-      this.waiter = done;
+      const wake = (): void => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.waiter = wake;
     });
   }
 }

@@ -19,7 +19,7 @@ import {
 import { assertClaim, claimed } from '../state/claims.ts';
 import { BadCommandError } from '../state/commands-apply.ts';
 import type { Command } from '../state/commands.ts';
-import type { WorkflowTaskFailedCause } from '../state/events.ts';
+import type { HistoryEvent, WorkflowTaskFailedCause } from '../state/events.ts';
 import { isRunning, type UpdateState } from '../state/execution-state.ts';
 import {
   fireTimer,
@@ -60,8 +60,23 @@ const QUERY_LEASE_MS = 10_000;
 const QUERY_ANSWER_TTL_MS = 60_000;
 
 export type WorkflowTaskOutcome =
-  | { accepted: true; discarded: boolean; eagerActivities: ActivityTaskGrant[] }
+  | {
+      accepted: true;
+      discarded: boolean;
+      eagerActivities: ActivityTaskGrant[];
+      /** The events the completion recorded, in order (a worker keeps them with its cached run). */
+      recorded: HistoryEvent[];
+    }
   | { accepted: false; reason: string; eagerActivities: [] };
+
+/** What a claim took, and what it saw of the rest of the queue. */
+export interface Claimed<T> {
+  grants: T[];
+  /** It took `max`: the queue may hold more ready tasks now. */
+  more: boolean;
+  /** It left ready tasks it could not take yet (their run was busy, or not ready for a query). */
+  left: boolean;
+}
 
 /**
  * Eager dispatch: the worker completing a workflow task takes the activities it just scheduled (on
@@ -181,16 +196,21 @@ export class Engine {
     max: number,
     identity: string,
     historyFrom: (runId: string) => number,
-  ): Promise<WorkflowTaskGrant[]> {
+  ): Promise<Claimed<WorkflowTaskGrant>> {
     return this.transact(async (uow) => {
       const grants: WorkflowTaskGrant[] = [];
-      for (const task of (await uow.tx.readyTasks(
+      const ready = (await uow.tx.readyTasks(
         TaskKind.Workflow,
         taskQueue,
         max,
-      )) as TaskRecord<'workflow'>[]) {
+      )) as TaskRecord<'workflow'>[];
+      let left = false;
+      for (const task of ready) {
         const m = await uow.tryLoad(task.runId);
-        if (m === 'locked') continue; // another transaction is changing the run: leave the task for later
+        if (m === 'locked') {
+          left = true; // another transaction is changing the run: leave the task for later
+          continue;
+        }
         const claim = m && claimWorkflowTask(m, task, identity, newClaimToken());
         if (!m || !claim) {
           await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
@@ -199,7 +219,7 @@ export class Engine {
         m.put(claim.task);
         grants.push(await workflowTaskGrant(uow.tx, m, claim, historyFrom));
       }
-      return grants;
+      return { grants, more: ready.length === max, left };
     });
   }
 
@@ -207,16 +227,18 @@ export class Engine {
    * Completes a held workflow task with its commands. A command the engine refuses fails the task
    * instead (cause `BadCommand`), and the outcome says why.
    */
-  completeWorkflowTask(
+  async completeWorkflowTask(
     grant: Pick<WorkflowTaskGrant, 'claim' | 'runId'>,
     commands: Command[],
     identity: string,
     flags: number[] = [],
     eager?: EagerActivities,
   ): Promise<WorkflowTaskOutcome> {
-    return this.transact(async (uow) => {
-      const m = await uow.require(grant.runId);
-      const task = (await uow.tx.getTask(grant.claim.key)) as TaskRecord<'workflow'> | undefined;
+    let run: Mutation | undefined;
+    const outcome = await this.transact(async (uow): Promise<WorkflowTaskOutcome> => {
+      const { m, task: row } = await uow.requireWithTask(grant.runId, grant.claim.key);
+      run = m;
+      const task = row as TaskRecord<'workflow'> | undefined;
       const cancelled = new Map<string, TaskRecord>();
       for (const command of commands) {
         if (command.commandType !== 'RequestCancelActivityTask') continue;
@@ -239,8 +261,16 @@ export class Engine {
       if (outcome.kind === 'unhandled')
         return { accepted: false, reason: outcome.reason, eagerActivities: [] };
       const eagerActivities = eager ? claimScheduledActivities(m, eager, identity) : [];
-      return { accepted: true, discarded: outcome.kind === 'discarded', eagerActivities };
+      return {
+        accepted: true,
+        discarded: outcome.kind === 'discarded',
+        eagerActivities,
+        recorded: [],
+      };
     });
+    // Read after the transaction: effects on other runs may have recorded more on this one.
+    if (outcome.accepted && run) outcome.recorded = roundTrip(run.events);
+    return outcome;
   }
 
   failWorkflowTask(
@@ -250,8 +280,8 @@ export class Engine {
     identity: string,
   ): Promise<void> {
     return this.transact(async (uow) => {
-      const m = await uow.require(grant.runId);
-      const task = (await uow.tx.getTask(grant.claim.key)) as TaskRecord<'workflow'> | undefined;
+      const { m, task: row } = await uow.requireWithTask(grant.runId, grant.claim.key);
+      const task = row as TaskRecord<'workflow'> | undefined;
       failWorkflowTask(m, task, grant.claim, cause, failure, identity);
     });
   }
@@ -261,7 +291,7 @@ export class Engine {
     taskQueue: string,
     max: number,
     identity: string,
-  ): Promise<ActivityTaskGrant[]> {
+  ): Promise<Claimed<ActivityTaskGrant>> {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
       const tasks = (await tx.readyTasks(
@@ -273,7 +303,11 @@ export class Engine {
         claimActivityTask(task, identity, now, newClaimToken()),
       );
       await tx.applyTaskChanges(claimedTasks.map((task) => ({ op: 'put', task })));
-      return claimedTasks.map((task) => activityTaskGrant(task, now));
+      return {
+        grants: claimedTasks.map((task) => activityTaskGrant(task, now)),
+        more: tasks.length === max,
+        left: false,
+      };
     });
   }
 
@@ -446,24 +480,32 @@ export class Engine {
   }
 
   /** Claims up to `max` queries of `taskQueue` with what the worker needs to answer them. */
-  claimQueryTasks(taskQueue: string, max: number, identity: string): Promise<QueryTaskGrant[]> {
+  claimQueryTasks(
+    taskQueue: string,
+    max: number,
+    identity: string,
+  ): Promise<Claimed<QueryTaskGrant>> {
     return this.store.transaction(async (tx) => {
       const now = this.clock.now();
       const grants: QueryTaskGrant[] = [];
-      for (const task of (await tx.readyTasks(
-        TaskKind.Query,
-        taskQueue,
-        max,
-      )) as TaskRecord<'query'>[]) {
+      const ready = (await tx.readyTasks(TaskKind.Query, taskQueue, max)) as TaskRecord<'query'>[];
+      let left = false;
+      for (const task of ready) {
         // Not waiting for the run: this transaction holds a task, and lock order is runs, then tasks.
         const state = await tx.tryGetExecution(task.runId);
-        if (state === 'locked') continue; // the run is changing: the query stays ready for the next poll
         if (!state) {
           await tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
           continue;
         }
-        // Before its first workflow task completes a run has no handlers yet: the query waits for it.
-        if (state.lastCompletedStartedEventId === 0 && state.status === 'Running') continue;
+        // The run is changing, or has no handlers yet (its first workflow task has not completed):
+        // the query stays ready for a later poll.
+        if (
+          state === 'locked' ||
+          (state.lastCompletedStartedEventId === 0 && state.status === 'Running')
+        ) {
+          left = true;
+          continue;
+        }
         const held = claimed(task, identity, now + QUERY_LEASE_MS, newClaimToken());
         await tx.applyTaskChanges([{ op: 'put', task: held }]);
         grants.push({
@@ -477,7 +519,7 @@ export class Engine {
           lastCompletedStartedEventId: state.lastCompletedStartedEventId,
         });
       }
-      return grants;
+      return { grants, more: ready.length === max, left };
     });
   }
 
@@ -533,8 +575,8 @@ export class Engine {
     apply: (m: Mutation, task: TaskRecord<'activity'> | undefined) => void,
   ): Promise<WorkflowTaskGrant | undefined> {
     return this.transact(async (uow) => {
-      const m = await uow.require(grant.runId);
-      apply(m, (await uow.tx.getTask(grant.claim.key)) as TaskRecord<'activity'> | undefined);
+      const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
+      apply(m, task as TaskRecord<'activity'> | undefined);
       const { state } = m;
       const wanted =
         eager && state.taskQueue === eager.taskQueue && eager.workflowTypes.has(state.workflowType);
@@ -702,8 +744,11 @@ async function workflowTaskGrant(
   historyFrom: (runId: string) => number,
 ): Promise<WorkflowTaskGrant> {
   const { state } = m;
-  const stored = await tx.readHistory(state.runId, historyFrom(state.runId));
   const from = historyFrom(state.runId);
+  // Nothing to read when every event the worker lacks is still in memory (the usual eager case:
+  // its cached copy is current up to this transaction).
+  const firstUnwritten = m.events[0]?.eventId ?? state.nextEventId;
+  const stored = firstUnwritten <= from ? [] : await tx.readHistory(state.runId, from);
   // Events still in memory hold the caller's objects (an activity's result, say): copy them so that
   // the workflow sees exactly what a replay from the database will.
   const unwritten = roundTrip(m.events.filter((e) => e.eventId >= from));

@@ -60,6 +60,11 @@ export class WorkflowRunner {
   lastEventId = 0;
   /** WorkflowTaskStarted id of the last task this runner answered. */
   lastStartedEventId = 0;
+  /**
+   * Events recorded after `lastEventId` that its worker already knows (those its last completion
+   * wrote): the next task's history need not be read from the store from `lastEventId`, only after these.
+   */
+  knownAhead: HistoryEvent[] = [];
   private jobs: HistoryEvent[] = [];
   /** Commands of the last activation not yet matched with their events. */
   private unmatched: Command[] = [];

@@ -84,6 +84,9 @@ export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | '
  * });
  * await worker.run();     // until worker.shutdown(), SIGINT or SIGTERM
  */
+/** How soon a poller looks again at tasks it left because another transaction held their run. */
+const BUSY_RETRY_MS = 10;
+
 export class Worker {
   #state: WorkerState = 'INITIALIZED';
   #activityTypeNames?: ReadonlySet<string>;
@@ -101,6 +104,8 @@ export class Worker {
   };
   /** When the expiry scanner wakes next; -Infinity while it scans. */
   private nextExpiryWake = Infinity;
+  /** Set by query hints (and the fallbacks): the workflow poller then also claims queries. */
+  private queriesMaybeReady = true;
   private earliestHintDuringScan = Infinity;
   private readonly inFlight = {
     workflow: new Set<Promise<void>>(),
@@ -272,8 +277,10 @@ export class Worker {
 
   private onHint(hint: StoreHint): void {
     if (hint.type === 'external-change') {
+      this.queriesMaybeReady = true;
       for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.taskQueue) {
+      if (hint.kind === TaskKind.Query) this.queriesMaybeReady = true;
       this.wakeups[hint.kind === TaskKind.Activity ? 'activity' : 'workflow'].notify();
     } else if (hint.type === 'expiry') {
       if (this.nextExpiryWake === -Infinity)
@@ -291,23 +298,33 @@ export class Worker {
     if (this.workflowTypes.size === 0) return;
     await this.poll('workflow', async (free) => {
       const { historyFrom } = this.workflowExecutor;
-      const grants = await this.engine.claimWorkflowTasks(
+      const claimed = await this.engine.claimWorkflowTasks(
         this.taskQueue,
         free,
         this.identity,
         historyFrom,
       );
-      const jobs = grants.map((grant) => () => this.workflowExecutor.execute(grant));
-      // Queries share the workflow slots; they are answered from the cache or by replay.
-      if (jobs.length < free) {
+      const jobs = claimed.grants.map((grant) => () => this.workflowExecutor.execute(grant));
+      let { more } = claimed;
+      // Queries share the workflow slots; they are answered from the cache or by replay. Claimed
+      // only when one may be waiting: most wake-ups are for workflow tasks, and an empty claim
+      // still costs a transaction.
+      if (jobs.length < free && this.queriesMaybeReady) {
+        this.queriesMaybeReady = false;
         try {
           const queries = await this.engine.claimQueryTasks(
             this.taskQueue,
             free - jobs.length,
             this.identity,
           );
-          jobs.push(...queries.map((grant) => () => this.workflowExecutor.executeQuery(grant)));
+          jobs.push(
+            ...queries.grants.map((grant) => () => this.workflowExecutor.executeQuery(grant)),
+          );
+          // Left ones wait for their run (a hint, its first task completing, or the poll interval).
+          if (queries.more || queries.left) this.queriesMaybeReady = true;
+          more ||= queries.more;
         } catch (error) {
+          this.queriesMaybeReady = true;
           // The workflow tasks above are claimed (committed): they must run even if this fails.
           if (jobs.length === 0) throw error;
           this.logger.log(
@@ -316,25 +333,31 @@ export class Worker {
           );
         }
       }
-      return jobs;
+      return { jobs, more, busy: claimed.left };
     });
   }
 
   private async pollActivityTasks(): Promise<void> {
     if (this.activityTypes.size === 0) return;
     await this.poll('activity', async (free) => {
-      const grants = await this.engine.claimActivityTasks(this.taskQueue, free, this.identity);
-      return grants.map((grant) => () => this.activityExecutor.execute(grant));
+      const claimed = await this.engine.claimActivityTasks(this.taskQueue, free, this.identity);
+      return {
+        jobs: claimed.grants.map((grant) => () => this.activityExecutor.execute(grant)),
+        more: claimed.more,
+        busy: false,
+      };
     });
   }
 
   /**
-   * One polling loop: reserve the free slots, claim at most that many tasks, run them, and sleep
-   * until a hint, a freed slot or the poll interval.
+   * One polling loop: reserve free slots, claim at most that many tasks, run them; claim again at
+   * once if the queue may hold more, else sleep until a hint, a freed slot or the poll interval.
    */
   private async poll(
     kind: 'workflow' | 'activity',
-    claim: (free: number) => Promise<(() => Promise<void>)[]>,
+    claim: (
+      free: number,
+    ) => Promise<{ jobs: (() => Promise<void>)[]; more: boolean; busy: boolean }>,
   ): Promise<void> {
     const slots = this.slots[kind];
     const wakeup = this.wakeups[kind];
@@ -344,17 +367,26 @@ export class Worker {
         continue;
       }
       wakeup.reset();
-      const reserved = slots.acquire(slots.free);
+      // Half the free slots at most: the rest stay for eager dispatch (the next task of a run handed
+      // over in the transaction that scheduled it), which a poll in flight would otherwise starve.
+      const reserved = slots.acquire(Math.ceil(slots.free / 2));
       let jobs: (() => Promise<void>)[] = [];
+      let more = false;
+      let busy = false;
       try {
-        jobs = await claim(reserved);
+        ({ jobs, more, busy } = await claim(reserved));
       } catch (error) {
         this.logger.log('error', `Polling ${kind} tasks failed: ${(error as Error).message}`);
       } finally {
         slots.release(reserved - jobs.length);
       }
       for (const job of jobs) this.track(kind, job);
-      if (jobs.length === 0) await wakeup.wait(this.pollIntervalMs);
+      if (more) continue;
+      // A hint since reset() ends the wait at once. Tasks left because their run was busy are
+      // retried soon (the transaction holding it is short); a wait that times out is the fallback
+      // for lost hints, so it also looks for queries.
+      const notified = await wakeup.wait(busy ? BUSY_RETRY_MS : this.pollIntervalMs);
+      if (!notified && !busy && kind === 'workflow') this.queriesMaybeReady = true;
     }
   }
 
@@ -398,7 +430,9 @@ export class Worker {
       releaseWorkflowTask: () => this.slots.workflow.release(),
       runWorkflowTask: (grant) =>
         this.track('workflow', () => this.workflowExecutor.execute(grant)),
-      firstTaskCompleted: () => this.wakeups.workflow.notify(),
+      firstTaskCompleted: () => {
+        if (this.queriesMaybeReady) this.wakeups.workflow.notify();
+      },
     };
   }
 

@@ -35,8 +35,12 @@ export class WorkflowTaskExecutor {
     this.cache = new WorkflowCache(maxCachedWorkflows);
   }
 
-  /** First history event the worker needs for a run: after what its cached copy has seen. */
-  historyFrom = (runId: string): number => (this.cache.get(runId)?.lastEventId ?? 0) + 1;
+  /** First history event the worker needs for a run: after what its cached copy has seen or knows. */
+  historyFrom = (runId: string): number => {
+    const runner = this.cache.get(runId);
+    if (!runner) return 1;
+    return (runner.knownAhead.at(-1)?.eventId ?? runner.lastEventId) + 1;
+  };
 
   execute(grant: WorkflowTaskGrant): Promise<void> {
     return this.withLock(grant.runId, () => this.executeLocked(grant));
@@ -93,6 +97,11 @@ export class WorkflowTaskExecutor {
       runner = undefined;
     }
     let history = grant.history;
+    if (runner && runner.knownAhead.length > 0) {
+      const next = history[0]?.eventId ?? Number.MAX_SAFE_INTEGER;
+      history = [...runner.knownAhead.filter((e) => e.eventId < next), ...history];
+      runner.knownAhead = [];
+    }
     if (runner && (history[0]?.eventId ?? 0) > runner.lastEventId + 1)
       history = await this.fullHistory(grant.runId, history);
     if (!runner) {
@@ -165,6 +174,7 @@ export class WorkflowTaskExecutor {
       } else if (runner.activator.completed) {
         this.cache.delete(runId);
       } else {
+        runner.knownAhead = outcome.recorded;
         this.cache.put(runId, runner);
       }
     } catch (error) {
@@ -188,6 +198,7 @@ export class WorkflowTaskExecutor {
       );
       runner ??= this.newRunner(grant.workflowType, grant.runId, history[0]!);
       if (!runner) throw this.unknownType(grant.workflowType, grant.taskQueue);
+      runner.knownAhead = []; // the history just read holds them
       await runner.catchUp(history);
       const result = runner.query(grant.queryType, grant.args);
       assertPayload(result, `the result of query '${grant.queryType}'`);

@@ -165,10 +165,14 @@ export async function claimRound(
   const claims = [0, 1, 2].flatMap(() => [
     engine
       .claimWorkflowTasks(workflowQueue, 2, identity, () => 1)
-      .then((grants) => grants.map((g) => ({ kind: 'workflow' as const, ...g.claim, identity }))),
+      .then(({ grants }) =>
+        grants.map((g) => ({ kind: 'workflow' as const, ...g.claim, identity })),
+      ),
     engine
       .claimActivityTasks(activityQueue, 2, identity)
-      .then((grants) => grants.map((g) => ({ kind: 'activity' as const, ...g.claim, identity }))),
+      .then(({ grants }) =>
+        grants.map((g) => ({ kind: 'activity' as const, ...g.claim, identity })),
+      ),
   ]);
   return (await Promise.all(claims)).flat();
 }

@@ -20,7 +20,7 @@ import { assertClaim, claimed } from '../state/claims.ts';
 import { BadCommandError } from '../state/commands-apply.ts';
 import type { Command } from '../state/commands.ts';
 import type { HistoryEvent, WorkflowTaskFailedCause } from '../state/events.ts';
-import { isRunning, type UpdateState } from '../state/execution-state.ts';
+import { isRunning, type StickyQueue, type UpdateState } from '../state/execution-state.ts';
 import {
   fireTimer,
   requestCancelWorkflow,
@@ -44,6 +44,7 @@ import {
   completeWorkflowTask,
   failWorkflowTask,
   timeOutWorkflowTask,
+  unstick,
   type WorkflowTaskStart,
 } from '../state/workflow-task.ts';
 import type { Store, StoreTransaction } from '../store/store.ts';
@@ -97,6 +98,8 @@ export interface EagerWorkflowTask {
   taskQueue: string;
   workflowTypes: ReadonlySet<string>;
   historyFrom: (runId: string) => number;
+  /** The worker's sticky queue: a run sticky to another worker's queue is left to that worker. */
+  stickyQueue?: string;
 }
 
 /** What to do when a workflow with the same id already exists. Names as in Temporal. */
@@ -196,14 +199,27 @@ export class Engine {
     max: number,
     identity: string,
     historyFrom: (runId: string) => number,
+    stickyQueue?: string,
   ): Promise<Claimed<WorkflowTaskGrant>> {
     return this.transact(async (uow) => {
       const grants: WorkflowTaskGrant[] = [];
-      const ready = (await uow.tx.readyTasks(
-        TaskKind.Workflow,
-        taskQueue,
-        max,
-      )) as TaskRecord<'workflow'>[];
+      // The worker's own sticky queue first (runs it has cached), then the shared queue.
+      const sticky = stickyQueue
+        ? ((await uow.tx.readyTasks(
+            TaskKind.Workflow,
+            stickyQueue,
+            max,
+          )) as TaskRecord<'workflow'>[])
+        : [];
+      const shared =
+        sticky.length < max
+          ? ((await uow.tx.readyTasks(
+              TaskKind.Workflow,
+              taskQueue,
+              max - sticky.length,
+            )) as TaskRecord<'workflow'>[])
+          : [];
+      const ready = [...sticky, ...shared];
       let left = false;
       for (const task of ready) {
         const m = await uow.tryLoad(task.runId);
@@ -233,6 +249,7 @@ export class Engine {
     identity: string,
     flags: number[] = [],
     eager?: EagerActivities,
+    sticky?: StickyQueue,
   ): Promise<WorkflowTaskOutcome> {
     let run: Mutation | undefined;
     const outcome = await this.transact(async (uow): Promise<WorkflowTaskOutcome> => {
@@ -251,7 +268,16 @@ export class Engine {
       let outcome;
       try {
         await checkSearchAttributeTypes(uow.tx, commands);
-        outcome = completeWorkflowTask(m, task, grant.claim, commands, identity, flags, cancelled);
+        outcome = completeWorkflowTask(
+          m,
+          task,
+          grant.claim,
+          commands,
+          identity,
+          flags,
+          cancelled,
+          sticky,
+        );
       } catch (error) {
         if (!(error instanceof BadCommandError)) throw error;
         // Validation runs before any change, so the state is still as loaded.
@@ -380,6 +406,40 @@ export class Engine {
       }
       return tasks.length;
     });
+  }
+
+  /**
+   * A worker with sticky queue `name` is shutting down: tasks waiting on that queue move to their
+   * run's own queue at once (rather than after the sticky timeout), and the runs it has cached
+   * (`runIds`) stop naming it, so that their next tasks go to any worker.
+   */
+  async releaseStickyQueue(name: string, runIds: Iterable<string>): Promise<void> {
+    const CHUNK = 100;
+    for (;;) {
+      const moved = await this.transact(async (uow) => {
+        const tasks = await uow.tx.readyTasks(TaskKind.Workflow, name, CHUNK);
+        for (const task of tasks as TaskRecord<'workflow'>[]) {
+          const m = await uow.load(task.runId);
+          if (m) unstick(m, task);
+          else await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
+        }
+        return tasks.length;
+      });
+      if (moved < CHUNK) break;
+    }
+    // Plain reads first: most cached runs are idle or already moved on, and need no write.
+    const cached: string[] = [];
+    for (const runId of runIds) {
+      if ((await this.store.getExecution(runId))?.sticky?.name === name) cached.push(runId);
+    }
+    for (let i = 0; i < cached.length; i += CHUNK) {
+      await this.transact(async (uow) => {
+        for (const runId of cached.slice(i, i + CHUNK)) {
+          const m = await uow.load(runId);
+          if (m?.state.sticky?.name === name) unstick(m);
+        }
+      });
+    }
   }
 
   /**
@@ -579,7 +639,10 @@ export class Engine {
       apply(m, task as TaskRecord<'activity'> | undefined);
       const { state } = m;
       const wanted =
-        eager && state.taskQueue === eager.taskQueue && eager.workflowTypes.has(state.workflowType);
+        eager &&
+        state.taskQueue === eager.taskQueue &&
+        eager.workflowTypes.has(state.workflowType) &&
+        (!state.sticky || state.sticky.name === eager.stickyQueue);
       const scheduled = wanted ? m.tasks.find(isReadyWorkflowTaskPut) : undefined;
       const claim = scheduled && claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
       if (!claim) return undefined;
@@ -665,6 +728,9 @@ function expire(m: Mutation, task: TaskRecord): void {
       if (task.state === TaskState.Waiting) {
         // Backoff of a failed workflow task is over: the next attempt may be claimed.
         m.put({ ...task, state: TaskState.Ready, expiresAt: undefined });
+      } else if (task.state === TaskState.Ready) {
+        // Nobody took it from its sticky queue in time: any worker may take it now.
+        unstick(m, task);
       } else if (task.state === TaskState.Claimed && m.state.workflowTask?.started) {
         timeOutWorkflowTask(m);
       }

@@ -40,6 +40,16 @@ export interface WorkflowTaskState {
   deliveredUpdateIds?: string[];
 }
 
+/**
+ * Where a run's next workflow task goes first: the queue of the worker that completed its last one
+ * and still has it cached (Temporal's sticky queue). A task nobody takes from there within
+ * `scheduleToStartTimeout` moves to the run's own task queue, for any worker.
+ */
+export interface StickyQueue {
+  name: string;
+  scheduleToStartTimeout: number;
+}
+
 export interface PendingActivity {
   scheduledEventId: number;
   activityType: string;
@@ -99,6 +109,8 @@ export interface ExecutionState {
   /** WorkflowTaskStarted id of the last completed workflow task (0 if none); lets a worker check that its cached copy is current. */
   lastCompletedStartedEventId: number;
   workflowTask?: WorkflowTaskState;
+  /** Set while the worker that completed the last workflow task is expected to have the run cached. */
+  sticky?: StickyQueue;
   /** Events that arrived while a workflow task was running, written after its completion (as Temporal does). */
   bufferedEvents: NewEvent[];
   activities: Record<string, PendingActivity>;

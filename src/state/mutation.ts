@@ -134,13 +134,18 @@ export class Mutation {
       scheduledTime: this.now,
       ...(speculative ? { speculative } : {}),
     };
+    const { sticky } = state;
     this.put({
       key: taskKey.workflow(state.runId),
       kind: TaskKind.Workflow,
       runId: state.runId,
-      taskQueue: state.taskQueue,
+      taskQueue: sticky && delay === 0 ? sticky.name : state.taskQueue,
       state: delay > 0 ? TaskState.Waiting : TaskState.Ready,
-      ...(delay > 0 ? { expiresAt: this.now + delay } : {}),
+      ...(delay > 0
+        ? { expiresAt: this.now + delay }
+        : sticky
+          ? { expiresAt: this.now + sticky.scheduleToStartTimeout }
+          : {}),
       claimToken: 0,
       data: {},
     });

@@ -13,11 +13,11 @@ import { TERMINAL_COMMAND_TYPES, type Command } from './commands.ts';
 import { applyCommand, validateCommands } from './commands-apply.ts';
 import { assertClaim, claimed } from './claims.ts';
 import type { HistoryEvent, NewEvent, WorkflowTaskFailedCause } from './events.ts';
-import { isRunning } from './execution-state.ts';
+import { isRunning, type StickyQueue } from './execution-state.ts';
 import { hasAdmittedUpdates, undeliveredUpdates, type UpdateRequest } from './messages.ts';
 import type { Mutation } from './mutation.ts';
 import { workflowTaskRetryDelay } from './retry.ts';
-import { taskKey, type TaskClaim, type TaskRecord } from './tasks.ts';
+import { TaskState, taskKey, type TaskClaim, type TaskRecord } from './tasks.ts';
 
 /** What a worker is told when it claims a workflow task. */
 export interface WorkflowTaskStart {
@@ -125,11 +125,15 @@ export function completeWorkflowTask(
   identity: string,
   flags: number[],
   tasks: ReadonlyMap<string, TaskRecord> = new Map(),
+  sticky?: StickyQueue,
 ): WorkflowTaskCompletion {
   const { state } = m;
   assertClaim(task, claim);
   validateCommands(state, commands);
   const wt = state.workflowTask!;
+  // The completing worker keeps the run cached: its next task goes there first.
+  if (sticky) state.sticky = sticky;
+  else delete state.sticky;
 
   if (
     wt.speculative &&
@@ -163,6 +167,7 @@ export function completeWorkflowTask(
         identity,
       });
       state.workflowTask = undefined;
+      delete state.sticky; // its worker drops the run: the next task is for any worker
       m.delete(taskKey.workflow(state.runId));
       m.flushBuffered();
       m.scheduleWorkflowTask();
@@ -237,6 +242,7 @@ function endAttempt(
 ): void {
   const { state } = m;
   const wt = state.workflowTask!;
+  delete state.sticky; // the worker that failed (or went quiet) drops the run: any worker retries it
   // Only the first failure of a streak is written: a workflow stuck on a bug does not grow its history.
   // A speculative task's failure is not written either: it only carried updates, which are redelivered.
   if (wt.attempt === 1 && !wt.speculative) writeEnd(writeStarted(m), wt.scheduledEventId);
@@ -244,4 +250,15 @@ function endAttempt(
   m.flushBuffered();
   const next = wt.attempt + 1;
   m.scheduleWorkflowTask(next, workflowTaskRetryDelay(next));
+}
+
+/**
+ * Ends the run's stickiness: its ready task, if it waits on a sticky queue, moves to the run's own
+ * task queue for any worker. Used when nobody took it from there in time (its worker is gone or
+ * busy), and when that worker shuts down.
+ */
+export function unstick(m: Mutation, task?: TaskRecord<'workflow'>): void {
+  delete m.state.sticky;
+  if (task?.state === TaskState.Ready && task.taskQueue !== m.state.taskQueue)
+    m.put({ ...task, taskQueue: m.state.taskQueue, expiresAt: undefined });
 }

@@ -114,6 +114,11 @@ export interface PendingWork {
 export interface Store {
   /** Where the data lives, for messages (e.g. `sqlite:/srv/keel.db`). */
   readonly location: string;
+  /**
+   * True if processes on other hosts may share it (PostgreSQL). Workers then route a run's tasks
+   * to the worker that has it cached (sticky queues); on a one-process store every worker is local.
+   */
+  readonly sharedByProcesses: boolean;
   /** The time every engine on this store uses: the system clock, or a test's virtual clock. */
   readonly clock: Clock;
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;

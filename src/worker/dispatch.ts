@@ -1,5 +1,6 @@
 import type { ActivityTaskGrant, WorkflowTaskGrant } from '../engine/grants.ts';
 import type { EagerActivities, EagerWorkflowTask } from '../engine/engine.ts';
+import type { StickyQueue } from '../state/execution-state.ts';
 
 /**
  * What executors need from their worker for eager dispatch: reserve a slot before asking the engine
@@ -16,4 +17,6 @@ export interface Dispatch {
   runWorkflowTask(grant: WorkflowTaskGrant): void;
   /** A run completed its first workflow task: queries that waited for it can now be answered. */
   firstTaskCompleted(): void;
+  /** Where the run's next task should go first as this worker keeps it cached; undefined if nowhere. */
+  stickyQueue(): StickyQueue | undefined;
 }

@@ -7,6 +7,7 @@
  * activities get `shutdownGraceTime` to finish before they are cancelled; every result is written
  * in a transaction, so nothing is left half-written.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -19,6 +20,7 @@ import { maybeActivator } from '../runtime/context.ts';
 import { installWorkflowGuards } from '../runtime/global-guards.ts';
 import type { WorkflowLogger } from '../runtime/workflow-info.ts';
 import { openStore } from '../store/open-store.ts';
+import type { StickyQueue } from '../state/execution-state.ts';
 import type { Store, StoreHint } from '../store/store.ts';
 import { TaskKind } from '../state/tasks.ts';
 import type { ActivityFunction } from '../workflow/activities.ts';
@@ -59,6 +61,13 @@ export interface WorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
   /** Live workflows kept in memory so that their next task needs no replay; 0 replays every task. @defaultValue 1000 */
   maxCachedWorkflows?: number;
+  /**
+   * On a store shared by processes (PostgreSQL), a run's next workflow task goes first to the worker
+   * that has it cached (its sticky queue), and to any worker if that one has not taken it within
+   * this time (it died, say). A worker shutting down hands its runs back at once. 0 turns sticky
+   * queues off; so does `maxCachedWorkflows: 0`. @defaultValue '10s'
+   */
+  stickyQueueScheduleToStartTimeout?: Duration;
   /** How long running activities may go on after shutdown starts before they are cancelled. @defaultValue '10s' */
   shutdownGraceTime?: Duration;
   /** Poll interval when no wake-up hint arrives (other processes' changes). @defaultValue 1000 ms */
@@ -106,6 +115,10 @@ export class Worker {
   private nextExpiryWake = Infinity;
   /** Set by query hints (and the fallbacks): the workflow poller then also claims queries. */
   private queriesMaybeReady = true;
+  /** This worker's sticky queue; undefined when sticky queues are off. */
+  private readonly sticky: StickyQueue | undefined;
+  /** Set by hints for the sticky queue (and the fallbacks): the workflow poller then looks there. */
+  private stickyMaybeReady = true;
   private earliestHintDuringScan = Infinity;
   private readonly inFlight = {
     workflow: new Set<Promise<void>>(),
@@ -131,6 +144,15 @@ export class Worker {
       workflow: new Slots(options.maxConcurrentWorkflowTaskExecutions ?? 40),
       activity: new Slots(options.maxConcurrentActivityTaskExecutions ?? 100),
     };
+    const stickyTimeout = toMs(
+      options.stickyQueueScheduleToStartTimeout ?? '10s',
+      'stickyQueueScheduleToStartTimeout',
+    );
+    if (store.sharedByProcesses && stickyTimeout > 0 && (options.maxCachedWorkflows ?? 1000) > 0)
+      this.sticky = {
+        name: `${this.taskQueue}/sticky/${this.identity}/${randomUUID()}`,
+        scheduleToStartTimeout: stickyTimeout,
+      };
     const dispatch = this.eagerDispatch();
     this.workflowExecutor = new WorkflowTaskExecutor(
       this.engine,
@@ -193,6 +215,7 @@ export class Worker {
         throw new TypeError(`Invalid ${name}: ${value}; expected a whole number of at least 1.`);
     }
     toMs(options.shutdownGraceTime ?? 0, 'shutdownGraceTime');
+    toMs(options.stickyQueueScheduleToStartTimeout ?? 0, 'stickyQueueScheduleToStartTimeout');
     const store = options.store ?? openStore(options.connection!);
     return new Worker(options, store, !options.store, workflows, activities, workflowSources);
   }
@@ -282,6 +305,9 @@ export class Worker {
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.taskQueue) {
       if (hint.kind === TaskKind.Query) this.queriesMaybeReady = true;
       this.wakeups[hint.kind === TaskKind.Activity ? 'activity' : 'workflow'].notify();
+    } else if (hint.type === 'task-ready' && hint.taskQueue === this.sticky?.name) {
+      this.stickyMaybeReady = true;
+      this.wakeups.workflow.notify();
     } else if (hint.type === 'expiry') {
       if (this.nextExpiryWake === -Infinity)
         this.earliestHintDuringScan = Math.min(this.earliestHintDuringScan, hint.at);
@@ -298,12 +324,25 @@ export class Worker {
     if (this.workflowTypes.size === 0) return;
     await this.poll('workflow', async (free) => {
       const { historyFrom } = this.workflowExecutor;
-      const claimed = await this.engine.claimWorkflowTasks(
-        this.taskQueue,
-        free,
-        this.identity,
-        historyFrom,
-      );
+      // The sticky queue is read only when a task may wait there: an extra read on every poll
+      // would cost more than it finds.
+      const sticky = this.stickyMaybeReady ? this.sticky?.name : undefined;
+      this.stickyMaybeReady = false;
+      let claimed;
+      try {
+        claimed = await this.engine.claimWorkflowTasks(
+          this.taskQueue,
+          free,
+          this.identity,
+          historyFrom,
+          sticky,
+        );
+      } catch (error) {
+        if (sticky) this.stickyMaybeReady = true;
+        throw error;
+      }
+      // Tasks it could not take (their run was busy) stay there: look again on the retry.
+      if (sticky && (claimed.more || claimed.left)) this.stickyMaybeReady = true;
       const jobs = claimed.grants.map((grant) => () => this.workflowExecutor.execute(grant));
       let { more } = claimed;
       // Queries share the workflow slots; they are answered from the cache or by replay. Claimed
@@ -386,7 +425,10 @@ export class Worker {
       // retried soon (the transaction holding it is short); a wait that times out is the fallback
       // for lost hints, so it also looks for queries.
       const notified = await wakeup.wait(busy ? BUSY_RETRY_MS : this.pollIntervalMs);
-      if (!notified && !busy && kind === 'workflow') this.queriesMaybeReady = true;
+      if (!notified && !busy && kind === 'workflow') {
+        this.queriesMaybeReady = true;
+        this.stickyMaybeReady = true;
+      }
     }
   }
 
@@ -425,6 +467,7 @@ export class Worker {
           taskQueue: this.taskQueue,
           workflowTypes: this.workflowTypeNames,
           historyFrom: this.workflowExecutor.historyFrom,
+          ...(this.sticky ? { stickyQueue: this.sticky.name } : {}),
         };
       },
       releaseWorkflowTask: () => this.slots.workflow.release(),
@@ -433,6 +476,8 @@ export class Worker {
       firstTaskCompleted: () => {
         if (this.queriesMaybeReady) this.wakeups.workflow.notify();
       },
+      // Not while stopping: runs completed from now on are not handed back by the release.
+      stickyQueue: () => (this.running ? this.sticky : undefined),
     };
   }
 
@@ -474,9 +519,24 @@ export class Worker {
     }
   }
 
+  /** Hands this worker's sticky runs back to the shared queue: they need not wait for the sticky timeout. */
+  private async releaseStickyQueue(): Promise<void> {
+    if (!this.sticky) return;
+    try {
+      await this.engine.releaseStickyQueue(this.sticky.name, this.workflowExecutor.cache.runIds());
+    } catch (error) {
+      // Not fatal: the runs move to the shared queue after the sticky timeout anyway.
+      this.logger.log(
+        'warn',
+        `Could not hand back the sticky queue's runs: ${(error as Error).message}; they move after the sticky timeout.`,
+      );
+    }
+  }
+
   /** Lets workflow tasks finish, gives activities the grace time, then cancels the rest and waits for their reports. */
   private async drain(): Promise<void> {
     await Promise.allSettled(this.inFlight.workflow);
+    await this.releaseStickyQueue();
     const grace = toMs(this.options.shutdownGraceTime ?? '10s', 'shutdownGraceTime');
     const activities = Promise.allSettled(this.inFlight.activity);
     let graceTimer: NodeJS.Timeout | undefined;

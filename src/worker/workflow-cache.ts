@@ -25,6 +25,11 @@ export class WorkflowCache {
     this.runs.delete(runId);
   }
 
+  /** Ids of the cached runs. */
+  runIds(): IterableIterator<string> {
+    return this.runs.keys();
+  }
+
   get size(): number {
     return this.runs.size;
   }

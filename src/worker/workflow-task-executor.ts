@@ -152,6 +152,7 @@ export class WorkflowTaskExecutor {
         this.identity,
         [],
         eager,
+        this.dispatch.stickyQueue(),
       );
       granted = outcome.eagerActivities.length;
       for (const activity of outcome.eagerActivities) this.dispatch.runActivity(activity);

@@ -41,54 +41,60 @@ const sumOfSquares = (n: number) => ((n - 1) * n * (2 * n - 1)) / 6;
 
 test('100 children in batches of 10: progress is reported while a batch runs, and the results add up', async () => {
   await withTestEnv(async (env) => {
-    const reached = new Deferred();
     const release = new Deferred();
-    const source: RecordSource = {
-      malformed: new Set(),
-      processed: [],
-      // Record 25 (in batch 3) waits until the test has looked at the progress.
-      beforeProcessing: async (index) => {
-        if (index !== 25) return;
-        reached.resolve();
-        await release.promise;
-      },
-    };
-    const handle = await startPipeline(env, source, 'pipeline-1');
-    await within(10_000, 'record 25 to start', reached.promise);
-    const midway = await waitFor('the rest of batch 3 to complete', async () => {
-      const p = await handle.query(progress);
-      return p.completed === 29 ? p : undefined;
-    });
-    assert.deepEqual(midway, {
-      total: 100,
-      batchSize: 10,
-      batch: 3,
-      totalBatches: 10,
-      completed: 29,
-      failed: 0,
-      running: 1,
-    });
-    assert.deepEqual(await children(env, handle), { started: 30, running: 1 }, 'batch 4 waits');
-    release.resolve();
+    // A failed assertion must not leave record 25's activity waiting: the worker's shutdown would
+    // wait for it, and the test would hang instead of reporting the failure.
+    try {
+      const reached = new Deferred();
+      const source: RecordSource = {
+        malformed: new Set(),
+        processed: [],
+        // Record 25 (in batch 3) waits until the test has looked at the progress.
+        beforeProcessing: async (index) => {
+          if (index !== 25) return;
+          reached.resolve();
+          await release.promise;
+        },
+      };
+      const handle = await startPipeline(env, source, 'pipeline-1');
+      await within(10_000, 'record 25 to start', reached.promise);
+      const midway = await waitFor('the rest of batch 3 to complete', async () => {
+        const p = await handle.query(progress);
+        return p.completed === 29 ? p : undefined;
+      });
+      assert.deepEqual(midway, {
+        total: 100,
+        batchSize: 10,
+        batch: 3,
+        totalBatches: 10,
+        completed: 29,
+        failed: 0,
+        running: 1,
+      });
+      assert.deepEqual(await children(env, handle), { started: 30, running: 1 }, 'batch 4 waits');
+      release.resolve();
 
-    const result = await within(15_000, 'the pipeline result', handle.result());
-    assert.deepEqual(result, { processed: 100, checksum: sumOfSquares(100) });
-    assert.equal(source.processed.length, 100);
-    assert.deepEqual(await children(env, handle), { started: 100, running: 0 });
-    assert.deepEqual(await handle.query(progress), {
-      total: 100,
-      batchSize: 10,
-      batch: 10,
-      totalBatches: 10,
-      completed: 100,
-      failed: 0,
-      running: 0,
-    });
-    const { events } = await handle.fetchHistory();
-    assert.equal(
-      events.filter((e) => e.eventType === 'ChildWorkflowExecutionCompleted').length,
-      100,
-    );
+      const result = await within(15_000, 'the pipeline result', handle.result());
+      assert.deepEqual(result, { processed: 100, checksum: sumOfSquares(100) });
+      assert.equal(source.processed.length, 100);
+      assert.deepEqual(await children(env, handle), { started: 100, running: 0 });
+      assert.deepEqual(await handle.query(progress), {
+        total: 100,
+        batchSize: 10,
+        batch: 10,
+        totalBatches: 10,
+        completed: 100,
+        failed: 0,
+        running: 0,
+      });
+      const { events } = await handle.fetchHistory();
+      assert.equal(
+        events.filter((e) => e.eventType === 'ChildWorkflowExecutionCompleted').length,
+        100,
+      );
+    } finally {
+      release.resolve(undefined);
+    }
   });
 });
 

@@ -13,7 +13,13 @@ export interface FaultEnv {
   dir: string;
   processes: NodeProcess[];
   /** Spawns a worker process (identity given, role as in journal.ts); wait for its 'ready' line. */
-  spawnWorker(connection: string, taskQueue: string, identity: string, role: string): NodeProcess;
+  spawnWorker(
+    connection: string,
+    taskQueue: string,
+    identity: string,
+    role: string,
+    env?: Record<string, string>,
+  ): NodeProcess;
   journal(): JournalEntry[];
   /** Journal entries by `<workflowId>/<activity id or 'workflow-task'>`. */
   journalByActivity(): Map<string, JournalEntry[]>;
@@ -27,7 +33,7 @@ export function faultEnv(): FaultEnv {
   return {
     dir,
     processes,
-    spawnWorker(connection, taskQueue, identity, role) {
+    spawnWorker(connection, taskQueue, identity, role, env = {}) {
       const worker = spawnNode(
         import.meta.url,
         './fault-worker.ts',
@@ -35,6 +41,7 @@ export function faultEnv(): FaultEnv {
         {
           KEEL_FAULT_DIR: dir,
           KEEL_FAULT_ROLE: role,
+          ...env,
         },
       );
       processes.push(worker);

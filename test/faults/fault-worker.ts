@@ -1,7 +1,8 @@
 /**
  * A worker in its own process for the fault tests:
  * `node ... fault-worker.ts <connection> <taskQueue> <identity>`, with `KEEL_FAULT_DIR` (journal
- * and gates) and `KEEL_FAULT_ROLE` in the environment. Prints "ready" once polling, and every
+ * and gates), `KEEL_FAULT_ROLE` and optionally `KEEL_FAULT_STICKY_MS` (the sticky queue's
+ * schedule-to-start timeout) in the environment. Prints "ready" once polling, and every
  * warning or error the worker logs as a `[warn] ...` / `[error] ...` line on stdout (tests wait for
  * "no longer held", the refusal of a late completion).
  */
@@ -17,6 +18,9 @@ const worker = await Worker.create({
   workflows,
   activities,
   pollIntervalMs: 200,
+  ...(process.env.KEEL_FAULT_STICKY_MS
+    ? { stickyQueueScheduleToStartTimeout: Number(process.env.KEEL_FAULT_STICKY_MS) }
+    : {}),
   shutdownGraceTime: 100,
   logger: {
     log: (level, message) => {

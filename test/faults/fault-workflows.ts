@@ -3,7 +3,7 @@
  * killed or cut-off worker is redelivered quickly.
  */
 import { existsSync } from 'node:fs';
-import { proxyActivities, workflowInfo } from 'keel/workflow';
+import { condition, defineSignal, proxyActivities, setHandler, workflowInfo } from 'keel/workflow';
 import type * as activities from './fault-activities.ts';
 import { faultDir, gatePath, journal, role } from './journal.ts';
 
@@ -67,4 +67,14 @@ function stall(): void {
 export async function pausedInWorkflowTask(input: number): Promise<number> {
   stall();
   return addOne(input);
+}
+
+export const go = defineSignal('go');
+
+/** Waits for the `go` signal (the sticky-queue test kills its worker meanwhile). */
+export async function waitsForGo(): Promise<string> {
+  let going = false;
+  setHandler(go, () => void (going = true));
+  await condition(() => going);
+  return 'gone';
 }

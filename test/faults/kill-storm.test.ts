@@ -46,7 +46,11 @@ test(
       const crashes: string[] = [];
       const spawn = async (): Promise<NodeProcess> => {
         const identity = `storm-worker-${++spawned}`;
-        const worker = env.spawnWorker(schema.url, taskQueue, identity, 'storm');
+        // Runs sticky to a killed worker wait this long before any worker takes them: as short
+        // as the workflow task timeout (2 s), so stranded work of either kind returns as quickly.
+        const worker = env.spawnWorker(schema.url, taskQueue, identity, 'storm', {
+          KEEL_FAULT_STICKY_MS: '2000',
+        });
         void worker.exited.then(({ code, signal }) => {
           if (signal !== 'SIGKILL')
             crashes.push(

@@ -101,6 +101,7 @@ const typeParsers = {
 
 export class PostgresStore implements Store {
   readonly location: string;
+  readonly sharedByProcesses = true;
   readonly clock: Clock;
   readonly schema: string;
   private readonly pool: pg.Pool;

@@ -68,6 +68,7 @@ const SQLITE_MAGIC = 'SQLite format 3\0';
 
 export class SqliteStore implements Store {
   readonly location: string;
+  readonly sharedByProcesses = false;
   readonly clock: Clock;
   private readonly writer: Database.Database;
   private readonly reader: Database.Database;

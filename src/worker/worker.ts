@@ -406,9 +406,12 @@ export class Worker {
         continue;
       }
       wakeup.reset();
-      // Half the free slots at most: the rest stay for eager dispatch (the next task of a run handed
-      // over in the transaction that scheduled it), which a poll in flight would otherwise starve.
-      const reserved = slots.acquire(Math.ceil(slots.free / 2));
+      // On a shared store, half the free slots at most: the rest stay for eager dispatch (the next
+      // task of a run handed over in the transaction that scheduled it), which a poll waiting on the
+      // network would otherwise starve. On SQLite a claim is quick, and smaller ones cost throughput.
+      const reserved = slots.acquire(
+        this.store.sharedByProcesses ? Math.ceil(slots.free / 2) : slots.free,
+      );
       let jobs: (() => Promise<void>)[] = [];
       let more = false;
       let busy = false;

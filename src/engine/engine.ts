@@ -75,8 +75,10 @@ export interface Claimed<T> {
   grants: T[];
   /** It took `max`: the queue may hold more ready tasks now. */
   more: boolean;
-  /** It left ready tasks it could not take yet (their run was busy, or not ready for a query). */
+  /** It left ready tasks because another transaction held their run: worth a retry soon. */
   left: boolean;
+  /** Queries only: it left queries of runs whose first workflow task has not completed. */
+  waiting?: boolean;
 }
 
 /**
@@ -550,6 +552,7 @@ export class Engine {
       const grants: QueryTaskGrant[] = [];
       const ready = (await tx.readyTasks(TaskKind.Query, taskQueue, max)) as TaskRecord<'query'>[];
       let left = false;
+      let waiting = false;
       for (const task of ready) {
         // Not waiting for the run: this transaction holds a task, and lock order is runs, then tasks.
         const state = await tx.tryGetExecution(task.runId);
@@ -559,11 +562,12 @@ export class Engine {
         }
         // The run is changing, or has no handlers yet (its first workflow task has not completed):
         // the query stays ready for a later poll.
-        if (
-          state === 'locked' ||
-          (state.lastCompletedStartedEventId === 0 && state.status === 'Running')
-        ) {
+        if (state === 'locked') {
           left = true;
+          continue;
+        }
+        if (state.lastCompletedStartedEventId === 0 && state.status === 'Running') {
+          waiting = true;
           continue;
         }
         const held = claimed(task, identity, now + QUERY_LEASE_MS, newClaimToken());
@@ -579,7 +583,7 @@ export class Engine {
           lastCompletedStartedEventId: state.lastCompletedStartedEventId,
         });
       }
-      return { grants, more: ready.length === max, left };
+      return { grants, more: ready.length === max, left, waiting };
     });
   }
 

@@ -345,6 +345,7 @@ export class Worker {
       if (sticky && (claimed.more || claimed.left)) this.stickyMaybeReady = true;
       const jobs = claimed.grants.map((grant) => () => this.workflowExecutor.execute(grant));
       let { more } = claimed;
+      let busy = claimed.left;
       // Queries share the workflow slots; they are answered from the cache or by replay. Claimed
       // only when one may be waiting: most wake-ups are for workflow tasks, and an empty claim
       // still costs a transaction.
@@ -359,9 +360,11 @@ export class Worker {
           jobs.push(
             ...queries.grants.map((grant) => () => this.workflowExecutor.executeQuery(grant)),
           );
-          // Left ones wait for their run (a hint, its first task completing, or the poll interval).
-          if (queries.more || queries.left) this.queriesMaybeReady = true;
+          // Left ones wait for their run: a busy run is retried soon, one without its first task
+          // when that completes (firstTaskCompleted), else at a hint or the poll interval.
+          if (queries.more || queries.left || queries.waiting) this.queriesMaybeReady = true;
           more ||= queries.more;
+          busy ||= queries.left;
         } catch (error) {
           this.queriesMaybeReady = true;
           // The workflow tasks above are claimed (committed): they must run even if this fails.
@@ -372,7 +375,7 @@ export class Worker {
           );
         }
       }
-      return { jobs, more, busy: claimed.left };
+      return { jobs, more, busy };
     });
   }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Client, QueryNotRegisteredError, WorkflowQueryFailedError } from 'keel/client';
-import { withTestEnv } from '../helpers/env.ts';
+import { TEST_STORE, withTestEnv } from '../helpers/env.ts';
 import {
   ActivityProbe,
   historyOf,
@@ -315,6 +315,59 @@ test(
       assert.doesNotMatch(JSON.stringify(outcome), /QueryNotRegisteredError/);
       if ('value' in outcome) assert.equal(outcome.value, 0);
       await handle.terminate('test over');
+    });
+  },
+);
+
+test(
+  'a query that met its run locked by another transaction is answered soon after the lock goes, not at the next poll',
+  {
+    skip:
+      TEST_STORE !== 'postgres' && 'on SQLite no transaction holds a run while another reads it',
+  },
+  async () => {
+    await withTestEnv(async (env) => {
+      await withOwnWorkers(env, async (start) => {
+        const first = await start({ workflows });
+        const handle = await env.client.workflow.start(workflows.queryable, {
+          taskQueue: env.taskQueue,
+          workflowId: 'query-locked-run',
+        });
+        assert.equal(await handle.query(workflows.countQuery), 0);
+        await first.stop();
+        const runId = handle.firstExecutionRunId!;
+
+        // The query waits in the queue; then another transaction takes the run, and only then
+        // does a worker come: its first claim meets the run locked.
+        let queued!: () => void;
+        const isQueued = new Promise<void>((resolve) => (queued = resolve));
+        const unsubscribe = env.store.subscribe((hint) => {
+          if (hint.type === 'task-ready' && hint.kind === 'query') queued();
+        });
+        const answer = handle.query(workflows.countQuery);
+        await isQueued;
+        unsubscribe();
+        let unlock!: () => void;
+        const unlocked = new Promise<void>((resolve) => (unlock = resolve));
+        let locked!: () => void;
+        const isLocked = new Promise<void>((resolve) => (locked = resolve));
+        const holder = env.store.transaction(async (tx) => {
+          await tx.getExecution(runId);
+          locked();
+          await unlocked;
+        });
+        await isLocked;
+        await start({ workflows, pollIntervalMs: 5_000 });
+        // Held long enough for the worker's first poll (at once) to meet the lock: a hold, not a
+        // synchronisation (leaving the query leaves no trace to wait for).
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const released = Date.now();
+        unlock();
+        await holder;
+        assert.equal(await within(10_000, 'the answer', answer), 0);
+        const waited = Date.now() - released;
+        assert.ok(waited < 1_000, `answered ${waited} ms after the lock went (poll interval 5 s)`);
+      });
     });
   },
 );

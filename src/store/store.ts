@@ -47,7 +47,11 @@ export interface StoreTransaction {
   readHistory(runId: string, fromEventId: number): Promise<HistoryEvent[]>;
   getTask(key: string): Promise<TaskRecord | undefined>;
   applyTaskChanges(changes: TaskChange[]): Promise<void>;
-  /** Up to `limit` ready tasks of a queue, oldest first, held for update. */
+  /**
+   * Up to `limit` ready tasks of a queue, held for update; a run's tasks oldest first. Across runs
+   * the order is the store's: SQLite's is oldest first; PostgreSQL partitions each queue by run
+   * and serves the partitions in turn.
+   */
   readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]>;
   /** Up to `limit` tasks whose `expiresAt` ≤ `now`, soonest first, held for update. */
   expiredTasks(now: number, limit: number): Promise<TaskRecord[]>;

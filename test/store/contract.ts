@@ -584,12 +584,15 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       );
 
       test(
-        'readyTasks returns ready tasks of one kind and queue, oldest first, up to the limit',
+        "readyTasks returns ready tasks of one kind and queue, up to the limit, each run's oldest first",
         fresh(async ({ store }) => {
-          // Keys sort differently from insertion order, so ordering by key would be caught.
+          // A store may partition a queue by run (PostgreSQL does): the order across runs is then
+          // the store's, but a run's own tasks come oldest first. Keys sort differently from
+          // insertion order, so ordering by key would be caught.
           const ids = [50, 7, 300, 12, 9];
           const ready = ids.map((id, i) => activityTask(`run-${9 - i}`, id));
-          await putTasks(store, ready[0]!, ready[1]!);
+          const sameRun = [40, 4, 400].map((id) => activityTask('run-s', id));
+          await putTasks(store, ready[0]!, ready[1]!, sameRun[0]!);
           await putTasks(
             store,
             activityTask('r-x', 1, { state: 'claimed', claimToken: 5, expiresAt: 9_000 }),
@@ -598,14 +601,24 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
             activityTask('r-x', 3, { taskQueue: 'elsewhere' }),
             timerTask('r-x', 't', 1),
           );
-          await putTasks(store, ready[2]!);
-          await putTasks(store, ready[3]!, ready[4]!);
+          await putTasks(store, ready[2]!, sameRun[1]!);
+          await putTasks(store, ready[3]!, ready[4]!, sameRun[2]!);
+          const all = [...ready, ...sameRun];
 
           const read = (kind: 'activity' | 'workflow', queue: string, limit: number) =>
             store.transaction((tx) => tx.readyTasks(kind, queue, limit));
-          assert.deepEqual(await read('activity', 'orders', 10), ready);
-          assert.deepEqual(await read('activity', 'orders', 3), ready.slice(0, 3));
-          assert.deepEqual(await read('activity', 'orders', 1), ready.slice(0, 1));
+          const everything = await read('activity', 'orders', 20);
+          assert.deepEqual([...everything].sort(byKey), [...all].sort(byKey));
+          assert.deepEqual(
+            everything.filter((t) => t.runId === 'run-s'),
+            sameRun,
+          );
+          for (const limit of [1, 3]) {
+            const some = await read('activity', 'orders', limit);
+            assert.equal(some.length, limit);
+            assert.equal(new Set(some.map((t) => t.key)).size, limit);
+            for (const task of some) assert.ok(all.some((t) => t.key === task.key));
+          }
           assert.deepEqual(await read('workflow', 'orders', 10), [workflowTask('r-x')]);
           assert.deepEqual(await read('activity', 'elsewhere', 10), [
             activityTask('r-x', 3, { taskQueue: 'elsewhere' }),
@@ -619,7 +632,10 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
             claimToken: 1,
             expiresAt: 9_000,
           });
-          assert.deepEqual(await read('activity', 'orders', 10), ready.slice(1));
+          assert.deepEqual(
+            (await read('activity', 'orders', 20)).sort(byKey),
+            all.slice(1).sort(byKey),
+          );
         }),
       );
 

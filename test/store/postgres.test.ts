@@ -196,4 +196,38 @@ describe('postgres specifics', () => {
       await drop();
     }
   });
+
+  test('a queue is spread over 4 partitions by run, and successive claims start at successive ones', async () => {
+    const { url, schema, drop } = freshSchema();
+    const store = PostgresStore.open(url, { maxConnections: 4 });
+    try {
+      const tasks = Array.from({ length: 40 }, (_, i) =>
+        activityTask(`run-p${i}`, 1, { taskQueue: 'parts' }),
+      );
+      await store.transaction((tx) =>
+        tx.applyTaskChanges(tasks.map((task) => ({ op: 'put', task }))),
+      );
+      const partitionOf = new Map(
+        (
+          await admin((c) =>
+            c.query<{ key: string; queue_partition: number }>(
+              `SELECT key, queue_partition FROM "${schema}".tasks`,
+            ),
+          )
+        ).rows.map((r) => [r.key, r.queue_partition]),
+      );
+      assert.deepEqual(new Set(partitionOf.values()), new Set([0, 1, 2, 3]));
+      // Four claims of one task each: one from each partition (the claims take turns).
+      const firsts = [];
+      for (let i = 0; i < 4; i++)
+        firsts.push(...(await store.transaction((tx) => tx.readyTasks('activity', 'parts', 1))));
+      assert.deepEqual(new Set(firsts.map((t) => partitionOf.get(t.key))), new Set([0, 1, 2, 3]));
+      // A claim that runs short in its partition goes on to the next ones.
+      const all = await store.transaction((tx) => tx.readyTasks('activity', 'parts', 100));
+      assert.equal(all.length, 40);
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
 });

@@ -17,7 +17,7 @@
  * retried. A connection lost during COMMIT leaves its outcome unknown; the retry then meets the
  * engine's own guards (a task already completed is refused with TaskLostError).
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { StoreError } from '../../common/errors.ts';
@@ -36,7 +36,12 @@ import type {
   StoreTransaction,
 } from '../store.ts';
 import { breaksConnection, isTransient } from './errors.ts';
-import { PostgresTransaction, READ_HISTORY, TASK_COLUMNS } from './postgres-transaction.ts';
+import {
+  PostgresTransaction,
+  QUEUE_PARTITIONS,
+  READ_HISTORY,
+  TASK_COLUMNS,
+} from './postgres-transaction.ts';
 import {
   eventFromRow,
   summaryFromRow,
@@ -102,6 +107,8 @@ const typeParsers = {
 export class PostgresStore implements Store {
   readonly location: string;
   readonly sharedByProcesses = true;
+  /** The queue partition the next claim starts at: each claim starts at the next one. */
+  private nextPartition = randomInt(QUEUE_PARTITIONS);
   readonly clock: Clock;
   readonly schema: string;
   private readonly pool: pg.Pool;
@@ -304,9 +311,13 @@ export class PostgresStore implements Store {
       // instead of waiting for deadlock detection.
       await client.query(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
       for (const unit of batch) {
-        const tx = new PostgresTransaction(client, async () => {
-          await client.query('SAVEPOINT unit');
-        });
+        const tx = new PostgresTransaction(
+          client,
+          async () => {
+            await client.query('SAVEPOINT unit');
+          },
+          this.partitionOrder,
+        );
         let value: unknown;
         try {
           value = await unit.work(tx);
@@ -348,6 +359,13 @@ export class PostgresStore implements Store {
     }
     for (const hint of hints) this.emit(hint);
   }
+
+  /** Every queue partition, from the one the next claim starts at (claims of a process take turns). */
+  private readonly partitionOrder = (): number[] => {
+    const start = this.nextPartition;
+    this.nextPartition = (start + 1) % QUEUE_PARTITIONS;
+    return Array.from({ length: QUEUE_PARTITIONS }, (_, i) => (start + i) % QUEUE_PARTITIONS);
+  };
 
   /** The NOTIFY announcing `hints` to other processes; payloads are limited to 8000 bytes, so a big batch says "anything changed". */
   private notification(hints: StoreHint[]): { channel: string; payload: string } | undefined {

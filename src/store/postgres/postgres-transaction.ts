@@ -15,6 +15,10 @@ import { PendingWrites } from './pending-writes.ts';
 
 export const TASK_COLUMNS =
   'key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data';
+/** Partitions of every task queue: `queue_partition` (migration 0002) takes this many values. */
+export const QUEUE_PARTITIONS = 4;
+const QUEUE_PARTITIONS_IN_ORDER = Array.from({ length: QUEUE_PARTITIONS }, (_, i) => i);
+
 export const READ_HISTORY =
   'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = $1 AND event_id >= $2 ORDER BY event_id';
 
@@ -29,6 +33,8 @@ export class PostgresTransaction implements StoreTransaction {
     private readonly client: pg.ClientBase,
     /** Called before the first early write of the unit (the batch sets a savepoint). */
     private readonly beforeEarlyWrite: () => Promise<void>,
+    /** The queue partitions in the order the next claim reads them. */
+    private readonly partitionOrder: () => number[] = () => QUEUE_PARTITIONS_IN_ORDER,
   ) {}
 
   private check(): void {
@@ -168,10 +174,17 @@ export class PostgresTransaction implements StoreTransaction {
 
   /** Oldest first; rows other transactions hold are skipped, not waited for. */
   async readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]> {
+    // Partition by partition, from the one this claim starts at; the outer LIMIT ends the loop as
+    // soon as it has enough, so a busy queue's claims mostly touch their own partition's pages.
     const rows = await this.read<TaskRow>(
       'keel_ready_tasks',
-      `SELECT ${TASK_COLUMNS} FROM tasks WHERE kind = $1 AND task_queue = $2 AND state = 'ready' ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED`,
-      [kind, taskQueue, limit],
+      `SELECT t.* FROM unnest($4::smallint[]) AS p(part)
+       CROSS JOIN LATERAL (
+         SELECT ${TASK_COLUMNS} FROM tasks
+         WHERE kind = $1 AND task_queue = $2 AND queue_partition = p.part AND state = 'ready'
+         ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) t
+       LIMIT $3`,
+      [kind, taskQueue, limit, this.partitionOrder()],
     );
     return rows.map(taskFromRow);
   }

@@ -418,16 +418,21 @@ export class Engine {
   async releaseStickyQueue(name: string, runIds: Iterable<string>): Promise<void> {
     const CHUNK = 100;
     for (;;) {
-      const moved = await this.transact(async (uow) => {
+      const { found, moved } = await this.transact(async (uow) => {
         const tasks = await uow.tx.readyTasks(TaskKind.Workflow, name, CHUNK);
+        let moved = 0;
         for (const task of tasks as TaskRecord<'workflow'>[]) {
-          const m = await uow.load(task.runId);
+          // The task is held already, so the run is not waited for (lock order: runs, then
+          // tasks). A busy run's task is left: it moves at the sticky timeout.
+          const m = await uow.tryLoad(task.runId);
+          if (m === 'locked') continue;
           if (m) unstick(m, task);
           else await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
+          moved++;
         }
-        return tasks.length;
+        return { found: tasks.length, moved };
       });
-      if (moved < CHUNK) break;
+      if (found < CHUNK || moved < found) break;
     }
     // Plain reads first: most cached runs are idle or already moved on, and need no write.
     const cached: string[] = [];

@@ -230,4 +230,21 @@ describe('postgres specifics', () => {
       await drop();
     }
   });
+
+  test('an unreachable server is retried for reconnectTimeoutMs, not only maxAttempts times, then named in the error', async () => {
+    // Port 1: nothing listens, every connect is refused at once (as while a server restarts).
+    const store = PostgresStore.open('postgres://postgres@127.0.0.1:1/test', {
+      maxAttempts: 2,
+      reconnectTimeoutMs: 1_500,
+    });
+    const began = Date.now();
+    await assert.rejects(store.getExecution('any'), (error: Error) => {
+      assert.match(error.message, /127\.0\.0\.1:1/);
+      return true;
+    });
+    const waited = Date.now() - began;
+    assert.ok(waited >= 1_400, `gave up after ${waited} ms`);
+    assert.ok(waited < 10_000, `gave up after ${waited} ms`);
+    await store.close();
+  });
 });

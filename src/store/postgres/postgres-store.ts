@@ -62,6 +62,11 @@ export interface PostgresStoreOptions {
   /** Attempts of a transaction that fails transiently, the first included. @defaultValue 8 */
   maxAttempts?: number;
   /**
+   * How long to keep trying to connect while the server is unreachable or restarting (with
+   * backoff up to 2 s between tries) before an operation fails. @defaultValue 30000 ms
+   */
+  reconnectTimeoutMs?: number;
+  /**
    * Transactions this process runs at once, each committing a batch of the units queued meanwhile
    * (one connection each). More lanes, more parallelism; fewer, bigger batches. @defaultValue 3
    */
@@ -116,6 +121,7 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<(hint: StoreHint) => void>();
   private readonly origin = randomUUID();
   private readonly maxAttempts: number;
+  private readonly reconnectTimeoutMs: number;
   /** Ends the LISTEN connection of the moment (close() calls it to stop listening). */
   private endListener?: () => Promise<void>;
   private closed = false;
@@ -141,6 +147,7 @@ export class PostgresStore implements Store {
     this.location = `${redacted.toString()} (schema ${schema})`;
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 8;
+    this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? 30_000;
     this.lanes = options.batchLanes ?? 3;
     this.connection = {
       connectionString: parsed.toString(),
@@ -171,12 +178,23 @@ export class PostgresStore implements Store {
     this.listening = this.listen();
   }
 
+  /**
+   * A transient failure is retried up to `maxAttempts` times; one that lost the connection (the
+   * server restarting, say) for as long as `reconnectTimeoutMs` allows, however many attempts.
+   */
+  private worthRetrying(error: unknown, attempt: number, deadline: number): boolean {
+    if (!isTransient(error)) return false;
+    return attempt < this.maxAttempts || (breaksConnection(error) && Date.now() < deadline);
+  }
+
+  /** A pooled connection; transient failures are retried for `reconnectTimeoutMs` (a restart takes seconds). */
   private async connectWithRetry(): Promise<pg.PoolClient> {
+    const deadline = Date.now() + this.reconnectTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.pool.connect();
       } catch (error) {
-        if (!isTransient(error) || attempt >= this.maxAttempts) {
+        if (!isTransient(error) || Date.now() >= deadline) {
           throw new StoreError(`Cannot connect to ${this.location}: ${(error as Error).message}`, {
             cause: error,
           });
@@ -281,12 +299,13 @@ export class PostgresStore implements Store {
       }
     }
     for (const unit of batch) {
+      const deadline = Date.now() + this.reconnectTimeoutMs;
       for (let attempt = 1; ; attempt++) {
         try {
           await this.commitBatch([unit]);
           break;
         } catch (error) {
-          if (!isTransient(error) || attempt >= this.maxAttempts) {
+          if (!this.worthRetrying(error, attempt, deadline)) {
             unit.reject(error);
             break;
           }
@@ -387,11 +406,12 @@ export class PostgresStore implements Store {
   ): Promise<R[]> {
     if (this.closed) throw new StoreError(`${this.location} is closed.`);
     await this.ready;
+    const deadline = Date.now() + this.reconnectTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
         return (await this.pool.query<R>({ text, values, ...(name ? { name } : {}) })).rows;
       } catch (error) {
-        if (!isTransient(error) || attempt >= this.maxAttempts) throw error;
+        if (!this.worthRetrying(error, attempt, deadline)) throw error;
         await delay(backoff(attempt));
       }
     }

@@ -3,23 +3,16 @@
  * ten processes starting at once apply each migration exactly once. A database whose schema is newer
  * than this code is refused.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { StoreError } from '../../common/errors.ts';
+import { readMigrations, type Migration } from '../migration-files.ts';
 
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
 /** Advisory lock key: 'keel' as a number, constant across versions. */
 const MIGRATION_LOCK = 0x6b65656c;
 
-export function loadMigrations(): { version: number; name: string; sql: string }[] {
-  return readdirSync(MIGRATIONS_DIR)
-    .filter((file) => /^\d{4}_.+\.sql$/.test(file))
-    .sort()
-    .map((file) => ({
-      version: Number(file.slice(0, 4)),
-      name: file,
-      sql: readFileSync(new URL(file, MIGRATIONS_DIR), 'utf8'),
-    }));
+export function loadMigrations(): Migration[] {
+  return readMigrations(MIGRATIONS_DIR);
 }
 
 export const LATEST_POSTGRES_SCHEMA_VERSION = Math.max(...loadMigrations().map((m) => m.version));

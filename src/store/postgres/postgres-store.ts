@@ -35,6 +35,7 @@ import type {
   StoreHint,
   StoreTransaction,
 } from '../store.ts';
+import { HintListeners } from '../hints.ts';
 import { breaksConnection, isTransient } from './errors.ts';
 import {
   PostgresTransaction,
@@ -118,7 +119,7 @@ export class PostgresStore implements Store {
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly ready: Promise<void>;
-  private readonly listeners = new Set<(hint: StoreHint) => void>();
+  private readonly listeners = new HintListeners();
   private readonly origin = randomUUID();
   private readonly maxAttempts: number;
   private readonly reconnectTimeoutMs: number;
@@ -226,7 +227,7 @@ export class PostgresStore implements Store {
         await client.query(`LISTEN ${CHANNEL}`);
         attempt = 0;
         // Anything may have happened while we were not listening.
-        this.emit({ type: 'external-change' });
+        this.listeners.emit({ type: 'external-change' });
         await ended;
       } catch {
         // reconnect below
@@ -244,10 +245,10 @@ export class PostgresStore implements Store {
     try {
       message = JSON.parse(payload) as { origin: string; hints: StoreHint[] };
     } catch {
-      return this.emit({ type: 'external-change' });
+      return this.listeners.emit({ type: 'external-change' });
     }
     if (message.origin === this.origin) return; // announced locally at commit already
-    for (const hint of message.hints) this.emit(hint);
+    for (const hint of message.hints) this.listeners.emit(hint);
   }
 
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
@@ -376,7 +377,7 @@ export class PostgresStore implements Store {
       if (ok) unit.resolve(value);
       else unit.reject(value);
     }
-    for (const hint of hints) this.emit(hint);
+    for (const hint of hints) this.listeners.emit(hint);
   }
 
   /** Every queue partition, from the one the next claim starts at (claims of a process take turns). */
@@ -418,20 +419,7 @@ export class PostgresStore implements Store {
   }
 
   subscribe(listener: (hint: StoreHint) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private emit(hint: StoreHint): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(hint);
-      } catch (error) {
-        process.emitWarning(
-          `A store hint listener threw: ${(error as Error)?.message ?? String(error)}`,
-        );
-      }
-    }
+    return this.listeners.subscribe(listener);
   }
 
   async getExecution(runId: string): Promise<ExecutionState | undefined> {

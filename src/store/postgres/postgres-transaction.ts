@@ -8,8 +8,9 @@ import { StoreError } from '../../common/errors.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
-import { TaskState, type TaskChange, type TaskKind, type TaskRecord } from '../../state/tasks.ts';
+import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
 import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.ts';
+import { hintsOfTaskPut } from '../hints.ts';
 import type { StoreHint, StoreTransaction } from '../store.ts';
 import { PendingWrites } from './pending-writes.ts';
 
@@ -161,18 +162,11 @@ export class PostgresTransaction implements StoreTransaction {
     this.check();
     this.pending.applyTaskChanges(changes);
     for (const change of changes) {
-      if (change.op !== 'put') continue;
-      const { task } = change;
-      if (task.state === TaskState.Ready && task.taskQueue !== undefined) {
-        this.hints.push({ type: 'task-ready', kind: task.kind, taskQueue: task.taskQueue });
-      }
-      if (task.expiresAt !== undefined) this.hints.push({ type: 'expiry', at: task.expiresAt });
-      if (task.kind === 'query' && task.data.answer)
-        this.hints.push({ type: 'query-answered', key: task.key });
+      if (change.op === 'put') this.hints.push(...hintsOfTaskPut(change.task));
     }
   }
 
-  /** Oldest first; rows other transactions hold are skipped, not waited for. */
+  /** A run's tasks oldest first, partition by partition; rows other transactions hold are skipped, not waited for. */
   async readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]> {
     // Partition by partition, from the one this claim starts at; the outer LIMIT ends the loop as
     // soon as it has enough, so a busy queue's claims mostly touch their own partition's pages.

@@ -2,27 +2,14 @@
  * Numbered plain-SQL migrations, applied in order inside one write transaction. The database records
  * its schema version in `keel_meta`; a database newer than this code is refused rather than guessed at.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { StoreError } from '../../common/errors.ts';
+import { readMigrations, type Migration } from '../migration-files.ts';
 
 const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
 export function loadMigrations(): Migration[] {
-  return readdirSync(MIGRATIONS_DIR)
-    .filter((file) => /^\d{4}_.+\.sql$/.test(file))
-    .sort()
-    .map((file) => ({
-      version: Number(file.slice(0, 4)),
-      name: file,
-      sql: readFileSync(new URL(file, MIGRATIONS_DIR), 'utf8'),
-    }));
+  return readMigrations(MIGRATIONS_DIR);
 }
 
 export const LATEST_SCHEMA_VERSION = Math.max(...loadMigrations().map((m) => m.version));

@@ -17,7 +17,7 @@ import { StoreError } from '../../common/errors.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { HistoryEvent } from '../../state/events.ts';
-import { TaskState, type TaskChange, type TaskKind, type TaskRecord } from '../../state/tasks.ts';
+import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
 import type {
   ExecutionSummary,
@@ -27,6 +27,7 @@ import type {
   StoreHint,
   StoreTransaction,
 } from '../store.ts';
+import { HintListeners, hintsOfTaskPut } from '../hints.ts';
 import { migrate } from './migrations.ts';
 import { compileSqliteFilter } from '../../visibility/sqlite-filter.ts';
 import {
@@ -72,7 +73,7 @@ export class SqliteStore implements Store {
   readonly clock: Clock;
   private readonly writer: Database.Database;
   private readonly reader: Database.Database;
-  private readonly listeners = new Set<(hint: StoreHint) => void>();
+  private readonly listeners = new HintListeners();
   private readonly queue: Unit[] = [];
   private draining = false;
   private closed = false;
@@ -185,7 +186,7 @@ export class SqliteStore implements Store {
     batch.forEach((unit, i) =>
       outcomes[i]!.ok ? unit.resolve(outcomes[i]!.value) : unit.reject(outcomes[i]!.value),
     );
-    for (const hint of hints) this.emit(hint);
+    for (const hint of hints) this.listeners.emit(hint);
   }
 
   /** Commits by other processes bump `data_version` of this connection; they are announced as one hint. */
@@ -194,26 +195,12 @@ export class SqliteStore implements Store {
     const version = this.s.dataVersion.get() as number;
     if (version !== this.dataVersion) {
       this.dataVersion = version;
-      this.emit({ type: 'external-change' });
+      this.listeners.emit({ type: 'external-change' });
     }
   }
 
   subscribe(listener: (hint: StoreHint) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Hints are advisory: a listener that throws must not disturb the store or the other listeners. */
-  private emit(hint: StoreHint): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(hint);
-      } catch (error) {
-        process.emitWarning(
-          `A store hint listener threw: ${(error as Error)?.message ?? String(error)}`,
-        );
-      }
-    }
+    return this.listeners.subscribe(listener);
   }
 
   async getExecution(runId: string): Promise<ExecutionState | undefined> {
@@ -435,12 +422,7 @@ class SqliteTransaction implements StoreTransaction {
       } else {
         const { task } = change;
         this.s.putTask.run(...taskParams(task));
-        if (task.state === TaskState.Ready && task.taskQueue !== undefined) {
-          this.hints.push({ type: 'task-ready', kind: task.kind, taskQueue: task.taskQueue });
-        }
-        if (task.expiresAt !== undefined) this.hints.push({ type: 'expiry', at: task.expiresAt });
-        if (task.kind === 'query' && task.data.answer)
-          this.hints.push({ type: 'query-answered', key: task.key });
+        this.hints.push(...hintsOfTaskPut(task));
       }
     }
   }

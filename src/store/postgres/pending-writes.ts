@@ -88,103 +88,59 @@ export class PendingWrites {
       values.push(value);
       return `$${values.length}::${cast}`;
     };
+    /** `unnest` of one array parameter per column: a batch of rows in one parameter each. */
+    const unnest = <T>(rows: T[], columns: [column: (row: T) => unknown, cast: string][]) =>
+      `unnest(${columns.map(([column, cast]) => p(rows.map(column), cast)).join(', ')})`;
     const parts: string[] = [];
     const shape: string[] = [];
     if (this.events.length > 0) {
       shape.push('e');
       parts.push(`e AS (INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes)
-        SELECT * FROM unnest(${p(
-          this.events.map((x) => x.runId),
-          'text[]',
-        )}, ${p(
-          this.events.map((x) => x.eventId),
-          'int[]',
-        )},
-          ${p(
-            this.events.map((x) => x.eventTime),
-            'bigint[]',
-          )}, ${p(
-            this.events.map((x) => x.eventType),
-            'text[]',
-          )},
-          ${p(
-            this.events.map((x) => x.attributes),
-            'text[]',
-          )}))`);
+        SELECT * FROM ${unnest(this.events, [
+          [(x) => x.runId, 'text[]'],
+          [(x) => x.eventId, 'int[]'],
+          [(x) => x.eventTime, 'bigint[]'],
+          [(x) => x.eventType, 'text[]'],
+          [(x) => x.attributes, 'text[]'],
+        ])})`);
     }
     if (this.inserted.size > 0) {
       shape.push('i');
-      const rows = [...this.inserted.values()];
       parts.push(`i AS (INSERT INTO executions (run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time,
           history_length, memo, search_attributes, state)
-        SELECT * FROM unnest(${p(
-          rows.map((s) => s.runId),
-          'text[]',
-        )}, ${p(
-          rows.map((s) => s.workflowId),
-          'text[]',
-        )},
-          ${p(
-            rows.map((s) => s.workflowType),
-            'text[]',
-          )}, ${p(
-            rows.map((s) => s.taskQueue),
-            'text[]',
-          )},
-          ${p(
-            rows.map((s) => s.status),
-            'text[]',
-          )}, ${p(
-            rows.map((s) => s.startTime),
-            'bigint[]',
-          )},
-          ${p(
-            rows.map((s) => s.closeTime),
-            'bigint[]',
-          )}, ${p(
-            rows.map((s) => s.historyLength),
-            'int[]',
-          )},
-          ${p(
-            rows.map((s) => s.memo),
-            'text[]',
-          )}, ${p(
-            rows.map((s) => s.searchAttributes),
-            'text[]',
-          )}, ${p(
-            rows.map((s) => s.json),
-            'text[]',
-          )}))`);
+        SELECT * FROM ${unnest(
+          [...this.inserted.values()],
+          [
+            [(s) => s.runId, 'text[]'],
+            [(s) => s.workflowId, 'text[]'],
+            [(s) => s.workflowType, 'text[]'],
+            [(s) => s.taskQueue, 'text[]'],
+            [(s) => s.status, 'text[]'],
+            [(s) => s.startTime, 'bigint[]'],
+            [(s) => s.closeTime, 'bigint[]'],
+            [(s) => s.historyLength, 'int[]'],
+            [(s) => s.memo, 'text[]'],
+            [(s) => s.searchAttributes, 'text[]'],
+            [(s) => s.json, 'text[]'],
+          ],
+        )})`);
     }
     if (this.updated.size > 0) {
       shape.push('u');
-      const rows = [...this.updated.values()];
       parts.push(`u AS (UPDATE executions x SET status = v.status, close_time = v.close_time, history_length = v.history_length,
           memo = v.memo, search_attributes = v.search_attributes, state = v.state
-        FROM unnest(${p(
-          rows.map((s) => s.runId),
-          'text[]',
-        )}, ${p(
-          rows.map((s) => s.status),
-          'text[]',
-        )},
-          ${p(
-            rows.map((s) => s.closeTime),
-            'bigint[]',
-          )}, ${p(
-            rows.map((s) => s.historyLength),
-            'int[]',
-          )},
-          ${p(
-            rows.map((s) => s.memo),
-            'text[]',
-          )}, ${p(
-            rows.map((s) => s.searchAttributes),
-            'text[]',
-          )}, ${p(
-            rows.map((s) => s.json),
-            'text[]',
-          )})
+        FROM ${unnest(
+          [...this.updated.values()],
+          [
+            [(s) => s.runId, 'text[]'],
+            [(s) => s.status, 'text[]'],
+            [(s) => s.closeTime, 'bigint[]'],
+            [(s) => s.historyLength, 'int[]'],
+            [(s) => s.memo, 'text[]'],
+            [(s) => s.searchAttributes, 'text[]'],
+            [(s) => s.json, 'text[]'],
+          ],
+        )}
           AS v(run_id, status, close_time, history_length, memo, search_attributes, state)
         WHERE x.run_id = v.run_id)`);
     }
@@ -197,15 +153,14 @@ export class PendingWrites {
     }
     if (this.deletedRuns.size > 0) {
       shape.push('r');
-      const runs = [...this.deletedRuns];
       // Keys put after the run's tasks were deleted stay (and are written by the insert below).
-      parts.push(`r AS (DELETE FROM tasks t USING unnest(${p(
-        runs.map((r) => `${r}/`),
-        'text[]',
-      )}, ${p(
-        runs.map((r) => `${r}0`),
-        'text[]',
-      )}) AS k(lo, hi)
+      parts.push(`r AS (DELETE FROM tasks t USING ${unnest(
+        [...this.deletedRuns],
+        [
+          [(r) => `${r}/`, 'text[]'],
+          [(r) => `${r}0`, 'text[]'],
+        ],
+      )} AS k(lo, hi)
         WHERE t.key >= k.lo AND t.key < k.hi AND NOT (t.key = ANY(${p(
           puts.map((t) => t.key),
           'text[]',
@@ -214,38 +169,17 @@ export class PendingWrites {
     if (puts.length > 0) {
       shape.push('t');
       parts.push(`t AS (INSERT INTO tasks (key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data)
-        SELECT * FROM unnest(${p(
-          puts.map((t) => t.key),
-          'text[]',
-        )}, ${p(
-          puts.map((t) => t.kind),
-          'text[]',
-        )},
-          ${p(
-            puts.map((t) => t.runId),
-            'text[]',
-          )}, ${p(
-            puts.map((t) => t.taskQueue ?? null),
-            'text[]',
-          )},
-          ${p(
-            puts.map((t) => t.state),
-            'text[]',
-          )}, ${p(
-            puts.map((t) => t.expiresAt ?? null),
-            'bigint[]',
-          )},
-          ${p(
-            puts.map((t) => t.claimToken),
-            'bigint[]',
-          )}, ${p(
-            puts.map((t) => t.claimedBy ?? null),
-            'text[]',
-          )},
-          ${p(
-            written.map((w) => w.data),
-            'text[]',
-          )})
+        SELECT * FROM ${unnest(written, [
+          [(w) => w.task.key, 'text[]'],
+          [(w) => w.task.kind, 'text[]'],
+          [(w) => w.task.runId, 'text[]'],
+          [(w) => w.task.taskQueue ?? null, 'text[]'],
+          [(w) => w.task.state, 'text[]'],
+          [(w) => w.task.expiresAt ?? null, 'bigint[]'],
+          [(w) => w.task.claimToken, 'bigint[]'],
+          [(w) => w.task.claimedBy ?? null, 'text[]'],
+          [(w) => w.data, 'text[]'],
+        ])}
         ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, run_id = excluded.run_id, task_queue = excluded.task_queue,
           state = excluded.state, expires_at = excluded.expires_at, claim_token = excluded.claim_token,
           claimed_by = excluded.claimed_by, data = excluded.data)`);
@@ -276,20 +210,12 @@ export class PendingWrites {
         `sd AS (DELETE FROM search_attributes WHERE run_id = ANY(${p(runIds, 'text[]')}))`,
       );
       parts.push(`si AS (INSERT INTO search_attributes (run_id, name, value_text, value_num)
-        SELECT * FROM unnest(${p(
-          rows.map((r) => r[0]),
-          'text[]',
-        )}, ${p(
-          rows.map((r) => r[1]),
-          'text[]',
-        )},
-          ${p(
-            rows.map((r) => r[2]),
-            'text[]',
-          )}, ${p(
-            rows.map((r) => r[3]),
-            'float8[]',
-          )}))`);
+        SELECT * FROM ${unnest(rows, [
+          [(r) => r[0], 'text[]'],
+          [(r) => r[1], 'text[]'],
+          [(r) => r[2], 'text[]'],
+          [(r) => r[3], 'float8[]'],
+        ])})`);
     }
     const tail = notify
       ? `SELECT pg_notify(${p(notify.channel, 'text')}, ${p(notify.payload, 'text')})`

@@ -11,9 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Client } from 'keel/client';
 import { PostgresStore } from 'keel/worker';
-import { summarize } from './stats.ts';
-import * as workflows from './w3-workflows.ts';
-import { round } from './w3.ts';
+import { measureW3, type W3Figures } from './w3.ts';
 
 export const POSTGRES_BENCH_URL =
   process.env.KEEL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -65,11 +63,8 @@ function startWorker(connection: string, taskQueue: string): Promise<ChildProces
   });
 }
 
-export interface PostgresConfigFigures {
+export interface PostgresConfigFigures extends W3Figures {
   workerProcesses: number;
-  throughputWorkflowsPerSecond: number;
-  underLoadLatencyMs: { p50: number; p99: number };
-  serialLatencyMs: { p50: number; p99: number; runs: number };
 }
 
 export async function benchPostgres(options: {
@@ -94,39 +89,14 @@ export async function benchPostgres(options: {
       Array.from({ length: count }, () => startWorker(connection, taskQueue)),
     );
     try {
-      const runOne = async (id: string, input: number): Promise<number> => {
-        const started = performance.now();
-        const result = await client.workflow.execute(workflows.w3, {
-          taskQueue,
-          workflowId: id,
-          args: [input],
-        });
-        if (result !== input + 3)
-          throw new Error(`workflow ${id} returned ${result}, expected ${input + 3}`);
-        return performance.now() - started;
-      };
-      for (let i = 0; i < 30; i++) await runOne(`warmup-${i}`, i);
-      const loadLatencies: number[] = [];
-      let next = 0;
-      const start = performance.now();
-      await Promise.all(
-        Array.from({ length: Math.min(options.concurrency, options.total) }, async () => {
-          while (next < options.total) {
-            const i = next++;
-            loadLatencies.push(await runOne(`load-${i}`, i));
-          }
-        }),
-      );
-      const seconds = (performance.now() - start) / 1000;
-      const serial: number[] = [];
-      for (let i = 0; i < options.latencyRuns; i++) serial.push(await runOne(`serial-${i}`, i));
-      const load = summarize(loadLatencies);
-      const one = summarize(serial);
       figures.push({
         workerProcesses: count,
-        throughputWorkflowsPerSecond: round(options.total / seconds),
-        underLoadLatencyMs: { p50: round(load.p50), p99: round(load.p99) },
-        serialLatencyMs: { p50: round(one.p50), p99: round(one.p99), runs: options.latencyRuns },
+        ...(await measureW3(client, taskQueue, {
+          total: options.total,
+          concurrency: options.concurrency,
+          latencyRuns: options.latencyRuns,
+          warmup: 30,
+        })),
       });
     } finally {
       for (const worker of workers) worker.kill('SIGTERM');

@@ -46,6 +46,53 @@ export async function benchW3({
   });
   const running = worker.run();
 
+  const figures = await measureW3(client, taskQueue, {
+    total,
+    concurrency,
+    latencyRuns,
+    warmup: 50,
+    log,
+  });
+  worker.shutdown();
+  await running;
+  await client.close();
+  await store.close();
+
+  return {
+    workload: 'W3',
+    store: 'sqlite',
+    durability: `WAL, synchronous=${synchronous.toUpperCase()}`,
+    workflows: total,
+    concurrency,
+    ...figures,
+    rawSqliteCommitsPerSecond: round(rawCommits),
+    workflowsPerRawCommit: round(figures.throughputWorkflowsPerSecond / rawCommits, 3),
+  };
+}
+
+export interface W3Figures {
+  throughputWorkflowsPerSecond: number;
+  underLoadLatencyMs: { p50: number; p99: number };
+  serialLatencyMs: { p50: number; p99: number; runs: number };
+}
+
+/**
+ * Runs W3 through `client` on `taskQueue` (workers already polling): `warmup` workflows unmeasured,
+ * then `total` with up to `concurrency` in flight (throughput and latency under load), then
+ * `latencyRuns` one at a time.
+ */
+export async function measureW3(
+  client: Client,
+  taskQueue: string,
+  options: {
+    total: number;
+    concurrency: number;
+    latencyRuns: number;
+    warmup: number;
+    log?: (line: string) => void;
+  },
+): Promise<W3Figures> {
+  const { total, concurrency, latencyRuns, log } = options;
   const runOne = async (id: string, input: number): Promise<number> => {
     const started = performance.now();
     const result = await client.workflow.execute(workflows.w3, {
@@ -59,9 +106,9 @@ export async function benchW3({
   };
 
   // Warm-up: JIT and caches, not measured.
-  for (let i = 0; i < 50; i++) await runOne(`warmup-${i}`, i);
+  for (let i = 0; i < options.warmup; i++) await runOne(`warmup-${i}`, i);
 
-  log(`Throughput: ${total} workflows, up to ${concurrency} in flight ...`);
+  log?.(`Throughput: ${total} workflows, up to ${concurrency} in flight ...`);
   const loadLatencies: number[] = [];
   let next = 0;
   const throughputStart = performance.now();
@@ -75,29 +122,16 @@ export async function benchW3({
   );
   const throughputSeconds = (performance.now() - throughputStart) / 1000;
 
-  log(`Latency: ${latencyRuns} workflows one at a time ...`);
+  log?.(`Latency: ${latencyRuns} workflows one at a time ...`);
   const serialLatencies: number[] = [];
   for (let i = 0; i < latencyRuns; i++) serialLatencies.push(await runOne(`serial-${i}`, i));
 
-  worker.shutdown();
-  await running;
-  await client.close();
-  await store.close();
-
-  const throughput = total / throughputSeconds;
-  const serial = summarize(serialLatencies);
   const load = summarize(loadLatencies);
+  const serial = summarize(serialLatencies);
   return {
-    workload: 'W3',
-    store: 'sqlite',
-    durability: `WAL, synchronous=${synchronous.toUpperCase()}`,
-    workflows: total,
-    concurrency,
-    throughputWorkflowsPerSecond: round(throughput),
+    throughputWorkflowsPerSecond: round(total / throughputSeconds),
     underLoadLatencyMs: { p50: round(load.p50), p99: round(load.p99) },
     serialLatencyMs: { p50: round(serial.p50), p99: round(serial.p99), runs: latencyRuns },
-    rawSqliteCommitsPerSecond: round(rawCommits),
-    workflowsPerRawCommit: round(throughput / rawCommits, 3),
   };
 }
 

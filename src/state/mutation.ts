@@ -134,18 +134,17 @@ export class Mutation {
       scheduledTime: this.now,
       ...(speculative ? { speculative } : {}),
     };
-    const { sticky } = state;
+    // A task ready now goes to the sticky queue, if any, until its schedule-to-start timeout.
+    const sticky = delay > 0 ? undefined : state.sticky;
+    const expiresAt =
+      delay > 0 ? this.now + delay : sticky && this.now + sticky.scheduleToStartTimeout;
     this.put({
       key: taskKey.workflow(state.runId),
       kind: TaskKind.Workflow,
       runId: state.runId,
-      taskQueue: sticky && delay === 0 ? sticky.name : state.taskQueue,
+      taskQueue: sticky?.name ?? state.taskQueue,
       state: delay > 0 ? TaskState.Waiting : TaskState.Ready,
-      ...(delay > 0
-        ? { expiresAt: this.now + delay }
-        : sticky
-          ? { expiresAt: this.now + sticky.scheduleToStartTimeout }
-          : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
       claimToken: 0,
       data: {},
     });

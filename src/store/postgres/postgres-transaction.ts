@@ -18,7 +18,6 @@ export const TASK_COLUMNS =
   'key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data';
 /** Partitions of every task queue: `queue_partition` (migration 0002) takes this many values. */
 export const QUEUE_PARTITIONS = 4;
-const QUEUE_PARTITIONS_IN_ORDER = Array.from({ length: QUEUE_PARTITIONS }, (_, i) => i);
 
 export const READ_HISTORY =
   'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = $1 AND event_id >= $2 ORDER BY event_id';
@@ -35,7 +34,7 @@ export class PostgresTransaction implements StoreTransaction {
     /** Called before the first early write of the unit (the batch sets a savepoint). */
     private readonly beforeEarlyWrite: () => Promise<void>,
     /** The queue partitions in the order the next claim reads them. */
-    private readonly partitionOrder: () => number[] = () => QUEUE_PARTITIONS_IN_ORDER,
+    private readonly partitionOrder: () => number[],
   ) {}
 
   private check(): void {

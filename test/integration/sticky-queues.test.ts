@@ -44,6 +44,9 @@ test(
           workflowId: 'sticky-run',
           args: [12],
         });
+        // Each signal after the first task has completed gets a task of its own (a signal sent
+        // before would share the first one).
+        await waitFor('the first task', async () => completers(await historyOf(handle)).length > 0);
         for (let i = 0; i < 12; i++) await signalAndWait(handle, `s${i}`);
         assert.equal((await within(10_000, 'result', handle.result())).length, 12);
         const done = completers(await historyOf(handle));

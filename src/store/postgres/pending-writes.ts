@@ -125,7 +125,15 @@ export class PendingWrites {
           ],
         )})`);
     }
-    if (this.updated.size > 0) {
+    if (this.updated.size === 1) {
+      // One run (the usual unit): a key lookup the planner cannot turn into a scan.
+      const [x] = this.updated.values();
+      shape.push('u1');
+      parts.push(`u AS (UPDATE executions SET status = ${p(x!.status, 'text')}, close_time = ${p(x!.closeTime, 'bigint')},
+          history_length = ${p(x!.historyLength, 'int')}, memo = ${p(x!.memo, 'text')},
+          search_attributes = ${p(x!.searchAttributes, 'text')}, state = ${p(x!.json, 'text')}
+        WHERE run_id = ${p(x!.runId, 'text')})`);
+    } else if (this.updated.size > 1) {
       shape.push('u');
       parts.push(`u AS (UPDATE executions x SET status = v.status, close_time = v.close_time, history_length = v.history_length,
           memo = v.memo, search_attributes = v.search_attributes, state = v.state
@@ -147,24 +155,34 @@ export class PendingWrites {
     const written = [...this.tasks.values()].filter((t) => t !== null);
     const puts = written.map((w) => w.task);
     const deletes = [...this.tasks.entries()].filter(([, t]) => t === null).map(([key]) => key);
-    if (deletes.length > 0) {
+    if (deletes.length === 1) {
+      shape.push('d1');
+      parts.push(`d AS (DELETE FROM tasks WHERE key = ${p(deletes[0], 'text')})`);
+    } else if (deletes.length > 1) {
       shape.push('d');
       parts.push(`d AS (DELETE FROM tasks WHERE key = ANY(${p(deletes, 'text[]')}))`);
     }
     if (this.deletedRuns.size > 0) {
-      shape.push('r');
+      shape.push(this.deletedRuns.size === 1 ? 'r1' : 'r');
       // Keys put after the run's tasks were deleted stay (and are written by the insert below).
-      parts.push(`r AS (DELETE FROM tasks t USING ${unnest(
-        [...this.deletedRuns],
-        [
-          [(r) => `${r}/`, 'text[]'],
-          [(r) => `${r}0`, 'text[]'],
-        ],
-      )} AS k(lo, hi)
-        WHERE t.key >= k.lo AND t.key < k.hi AND NOT (t.key = ANY(${p(
-          puts.map((t) => t.key),
-          'text[]',
-        )})))`);
+      const kept = p(
+        puts.map((t) => t.key),
+        'text[]',
+      );
+      if (this.deletedRuns.size === 1) {
+        const [runId] = this.deletedRuns;
+        parts.push(`r AS (DELETE FROM tasks WHERE key >= ${p(`${runId}/`, 'text')} AND key < ${p(`${runId}0`, 'text')}
+          AND NOT (key = ANY(${kept})))`);
+      } else {
+        parts.push(`r AS (DELETE FROM tasks t USING ${unnest(
+          [...this.deletedRuns],
+          [
+            [(r) => `${r}/`, 'text[]'],
+            [(r) => `${r}0`, 'text[]'],
+          ],
+        )} AS k(lo, hi)
+          WHERE t.key >= k.lo AND t.key < k.hi AND NOT (t.key = ANY(${kept})))`);
+      }
     }
     if (puts.length > 0) {
       shape.push('t');
@@ -185,7 +203,7 @@ export class PendingWrites {
           claimed_by = excluded.claimed_by, data = excluded.data)`);
     }
     if (this.searchAttributes.size > 0) {
-      shape.push('s');
+      shape.push(this.searchAttributes.size === 1 ? 's1' : 's');
       const runIds = [...this.searchAttributes.keys()];
       const rows: [string, string, string | null, number | null][] = [];
       for (const [runId, attributes] of this.searchAttributes) {
@@ -207,7 +225,9 @@ export class PendingWrites {
         }
       }
       parts.push(
-        `sd AS (DELETE FROM search_attributes WHERE run_id = ANY(${p(runIds, 'text[]')}))`,
+        runIds.length === 1
+          ? `sd AS (DELETE FROM search_attributes WHERE run_id = ${p(runIds[0], 'text')})`
+          : `sd AS (DELETE FROM search_attributes WHERE run_id = ANY(${p(runIds, 'text[]')}))`,
       );
       parts.push(`si AS (INSERT INTO search_attributes (run_id, name, value_text, value_num)
         SELECT * FROM ${unnest(rows, [

@@ -52,6 +52,7 @@ import {
   type TaskRow,
 } from '../rows.ts';
 import { migratePostgres, quoteIdent } from './migrations.ts';
+import { StatementPipeline } from './statement-pipeline.ts';
 
 export interface PostgresStoreOptions {
   /** Schema holding Keel's tables (created if missing). @defaultValue 'keel' (or `?schema=` in the URL) */
@@ -90,6 +91,11 @@ interface Unit {
   reject: (error: unknown) => void;
 }
 
+/**
+ * Expiry hints due later than this are not announced to other processes: their expiry scanners
+ * look at the database at least this often (the workers' default `pollIntervalMs`).
+ */
+const ANNOUNCED_EXPIRY_HORIZON_MS = 1000;
 /** Units per batch: bounds how long one transaction holds its row locks. */
 const MAX_BATCH = 64;
 /** A batch waiting longer than this for a row lock gives up (its units then run alone). */
@@ -159,7 +165,12 @@ export class PostgresStore implements Store {
       // Notices a peer that vanished without closing the connection.
       keepAlive: true,
     };
-    this.pool = new pg.Pool({ ...this.connection, max: options.maxConnections ?? 10 });
+    // Pipeline mode: a transaction's statements are sent without waiting for each other's answers.
+    this.pool = new pg.Pool({
+      ...this.connection,
+      max: options.maxConnections ?? 10,
+      pipeline: true,
+    });
     // A connection that dies (server restart) must not crash the process. Idle, the pool replaces
     // it; checked out, the error event needs a listener of its own, and the next query on it fails
     // (a transient error: the transaction is retried on another connection).
@@ -319,23 +330,23 @@ export class PostgresStore implements Store {
   /**
    * Runs the units in one transaction and settles them after COMMIT. A unit whose work throws (an
    * engine error, not a database one) is rejected alone; a database error throws, and nothing of
-   * the batch is committed or settled.
+   * the batch is committed or settled. Statements are pipelined: only reads are waited for.
    */
   private async commitBatch(batch: Unit[]): Promise<void> {
     const client = await this.connectWithRetry();
+    const pipeline = new StatementPipeline(client);
     let broken: Error | undefined;
     const settled: { unit: Unit; ok: boolean; value: unknown }[] = [];
     const hints: StoreHint[] = [];
+    const announced: StoreHint[] = [];
     try {
-      // One round trip; a lock wait past lock_timeout fails the batch (and its units run alone)
-      // instead of waiting for deadlock detection.
-      await client.query(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
+      // A lock wait past lock_timeout fails the batch (and its units run alone) instead of waiting
+      // for deadlock detection. Sent with the first unit's first read.
+      void pipeline.send(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
       for (const unit of batch) {
         const tx = new PostgresTransaction(
-          client,
-          async () => {
-            await client.query('SAVEPOINT unit');
-          },
+          pipeline,
+          () => void pipeline.send('SAVEPOINT unit'),
           this.partitionOrder,
         );
         let value: unknown;
@@ -344,28 +355,32 @@ export class PostgresStore implements Store {
         } catch (error) {
           tx.finished = true;
           if (isDatabaseError(error)) throw error;
-          if (tx.wroteEarly) await client.query('ROLLBACK TO SAVEPOINT unit');
+          if (tx.wroteEarly) void pipeline.send('ROLLBACK TO SAVEPOINT unit');
           settled.push({ unit, ok: false, value: error });
           continue;
         }
         hints.push(...tx.hints);
-        // The last unit's write statement carries the batch's NOTIFY: one round trip fewer.
+        announced.push(...tx.announced);
+        // The last unit's write statement carries the batch's NOTIFY: one statement fewer.
         const last = unit === batch[batch.length - 1];
-        await tx.flush(last ? this.notification(hints) : undefined);
+        tx.flush(last ? this.notification(announced) : undefined);
         tx.finished = true;
-        if (tx.wroteEarly) await client.query('RELEASE SAVEPOINT unit');
+        if (tx.wroteEarly) void pipeline.send('RELEASE SAVEPOINT unit');
         settled.push({ unit, ok: true, value });
       }
       if (!settled.at(-1)?.ok) {
-        const notify = this.notification(hints);
+        const notify = this.notification(announced);
         if (notify)
-          await client.query({
+          void pipeline.send({
             name: 'keel_notify',
             text: 'SELECT pg_notify($1, $2)',
             values: [notify.channel, notify.payload],
           });
       }
-      await client.query('COMMIT');
+      // COMMIT of a transaction that a failed statement aborted answers ROLLBACK, not an error:
+      // drain() reports that failure.
+      void pipeline.send('COMMIT');
+      await pipeline.drain();
     } catch (error) {
       if (breaksConnection(error)) broken = error as Error;
       else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
@@ -387,10 +402,25 @@ export class PostgresStore implements Store {
     return Array.from({ length: QUEUE_PARTITIONS }, (_, i) => (start + i) % QUEUE_PARTITIONS);
   };
 
-  /** The NOTIFY announcing `hints` to other processes; payloads are limited to 8000 bytes, so a big batch says "anything changed". */
+  /**
+   * The NOTIFY announcing `hints` to other processes, if any is worth waking them for. Of the
+   * expiry hints only the earliest is sent, and only if it is due within a poll interval: every
+   * process's expiry scanner looks at the database at least that often anyway (leases, due in
+   * seconds, would otherwise wake every process on every claim). Payloads are limited to 8000
+   * bytes, so a big batch says "anything changed".
+   */
   private notification(hints: StoreHint[]): { channel: string; payload: string } | undefined {
-    if (hints.length === 0) return undefined;
-    const payload = JSON.stringify({ origin: this.origin, hints });
+    const horizon = this.clock.now() + ANNOUNCED_EXPIRY_HORIZON_MS;
+    let earliest: number | undefined;
+    const sent: StoreHint[] = [];
+    for (const hint of hints) {
+      if (hint.type !== 'expiry') sent.push(hint);
+      else if (hint.at < horizon && (earliest === undefined || hint.at < earliest))
+        earliest = hint.at;
+    }
+    if (earliest !== undefined) sent.push({ type: 'expiry', at: earliest });
+    if (sent.length === 0) return undefined;
+    const payload = JSON.stringify({ origin: this.origin, hints: sent });
     return {
       channel: CHANNEL,
       payload:

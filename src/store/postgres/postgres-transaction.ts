@@ -1,7 +1,8 @@
 /**
  * One unit of work on PostgreSQL. Reads go to the database at once (taking row locks); writes are
  * held in `PendingWrites` and sent as one statement when the unit ends, or before a read that could
- * depend on them. A unit of a batch therefore costs its reads plus one write round trip.
+ * depend on them. Writes are pipelined (nobody waits for them), so a unit of a batch costs one
+ * round trip per read: its writes travel with the next read or with COMMIT.
  */
 import type pg from 'pg';
 import { StoreError } from '../../common/errors.ts';
@@ -13,6 +14,7 @@ import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.
 import { hintsOfTaskPut } from '../hints.ts';
 import type { StoreHint, StoreTransaction } from '../store.ts';
 import { PendingWrites } from './pending-writes.ts';
+import type { StatementPipeline } from './statement-pipeline.ts';
 
 export const TASK_COLUMNS =
   'key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data';
@@ -23,16 +25,19 @@ export const READ_HISTORY =
   'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = $1 AND event_id >= $2 ORDER BY event_id';
 
 export class PostgresTransaction implements StoreTransaction {
+  /** Every hint of the unit: emitted in this process after the commit. */
   readonly hints: StoreHint[] = [];
+  /** The hints other processes may need (see `PostgresStore.notification`). */
+  readonly announced: StoreHint[] = [];
   finished = false;
   /** Set once this unit sent writes before its end: its batch must be able to undo them alone. */
   wroteEarly = false;
   private pending = new PendingWrites();
 
   constructor(
-    private readonly client: pg.ClientBase,
+    private readonly pipeline: StatementPipeline,
     /** Called before the first early write of the unit (the batch sets a savepoint). */
-    private readonly beforeEarlyWrite: () => Promise<void>,
+    private readonly beforeEarlyWrite: () => void,
     /** The queue partitions in the order the next claim reads them. */
     private readonly partitionOrder: () => number[],
   ) {}
@@ -53,20 +58,20 @@ export class PostgresTransaction implements StoreTransaction {
   ): Promise<R[]> {
     this.check();
     if (!this.pending.empty) {
-      if (!this.wroteEarly) await this.beforeEarlyWrite();
+      if (!this.wroteEarly) this.beforeEarlyWrite();
       this.wroteEarly = true;
-      await this.flush();
+      this.flush();
     }
-    return (await this.client.query<R>({ name, text, values })).rows;
+    return this.pipeline.send<R>({ name, text, values });
   }
 
-  /** Sends the held writes (and `notify`, if given) as one statement. */
-  async flush(notify?: { channel: string; payload: string }): Promise<void> {
+  /** Sends the held writes (and `notify`, if given) as one statement, without waiting for it. */
+  flush(notify?: { channel: string; payload: string }): void {
     this.check();
     if (this.pending.empty && !notify) return;
     const statement = this.pending.toStatement(notify);
     this.pending = new PendingWrites();
-    await this.client.query(statement);
+    void this.pipeline.send(statement);
   }
 
   async getExecution(runId: string): Promise<ExecutionState | undefined> {
@@ -133,8 +138,15 @@ export class PostgresTransaction implements StoreTransaction {
   async updateExecution(state: ExecutionState): Promise<void> {
     this.check();
     this.pending.updateExecution(state);
-    this.hints.push({ type: 'run-updated', runId: state.runId });
-    if (state.status !== 'Running') this.hints.push({ type: 'run-closed', runId: state.runId });
+    const updated: StoreHint = { type: 'run-updated', runId: state.runId };
+    this.hints.push(updated);
+    // Only a client waiting for an update listens for run-updated: most changes concern nobody else.
+    if (state.updates && Object.keys(state.updates).length > 0) this.announced.push(updated);
+    if (state.status !== 'Running') {
+      const closed: StoreHint = { type: 'run-closed', runId: state.runId };
+      this.hints.push(closed);
+      this.announced.push(closed);
+    }
   }
 
   async appendEvents(runId: string, events: HistoryEvent[]): Promise<void> {
@@ -161,7 +173,10 @@ export class PostgresTransaction implements StoreTransaction {
     this.check();
     this.pending.applyTaskChanges(changes);
     for (const change of changes) {
-      if (change.op === 'put') this.hints.push(...hintsOfTaskPut(change.task));
+      if (change.op !== 'put') continue;
+      const hints = hintsOfTaskPut(change.task);
+      this.hints.push(...hints);
+      this.announced.push(...hints);
     }
   }
 

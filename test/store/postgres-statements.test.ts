@@ -1,0 +1,166 @@
+/**
+ * How the PostgreSQL store talks to the server: pipelined statements, write statements whose cached
+ * plans find rows by key however small the tables were when they were planned, and NOTIFY only for
+ * what other processes need.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import pg from 'pg';
+import { PendingWrites } from '../../src/store/postgres/pending-writes.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
+import type { StoreHint } from '../../src/store/store.ts';
+import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
+import { activityTask, execution, waitFor, workflowTask } from './records.ts';
+
+async function connect(options: { pipeline?: boolean; search_path?: string } = {}) {
+  const client = new pg.Client({
+    connectionString: POSTGRES_URL,
+    pipeline: options.pipeline ?? false,
+    ...(options.search_path ? { options: `-c search_path=${options.search_path}` } : {}),
+  });
+  await client.connect();
+  return client;
+}
+
+describe('statement pipeline', () => {
+  test('statements go out without waiting for each other and are answered in order', async () => {
+    const client = await connect({ pipeline: true });
+    try {
+      const pipeline = new StatementPipeline(client);
+      void pipeline.send('BEGIN');
+      void pipeline.send('CREATE TEMP TABLE p (v int) ON COMMIT DROP');
+      void pipeline.send({ text: 'INSERT INTO p VALUES ($1), ($2)', values: [1, 2] });
+      const rows = pipeline.send<{ total: number }>('SELECT sum(v)::int AS total FROM p');
+      void pipeline.send('COMMIT');
+      assert.deepEqual(await rows, [{ total: 3 }]);
+      await pipeline.drain();
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('after a failure every later statement and drain() report that first failure, and nothing commits', async () => {
+    const client = await connect({ pipeline: true });
+    const table = `keel_pipe_${process.pid}`;
+    try {
+      await client.query(`CREATE TABLE ${table} (v int PRIMARY KEY)`);
+      const pipeline = new StatementPipeline(client);
+      void pipeline.send('BEGIN');
+      void pipeline.send(`INSERT INTO ${table} VALUES (1)`);
+      void pipeline.send(`INSERT INTO ${table} VALUES (1)`); // duplicate key: the first failure
+      const later = pipeline.send(`SELECT count(*) FROM ${table}`); // fails too: transaction aborted
+      void pipeline.send('COMMIT'); // answers ROLLBACK, without an error of its own
+      await assert.rejects(later, (error: Error & { code?: string }) => error.code === '23505');
+      await assert.rejects(pipeline.drain(), (error: Error & { code?: string }) => {
+        assert.equal(error.code, '23505');
+        return true;
+      });
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
+      assert.deepEqual(rows, [{ n: 0 }]);
+    } finally {
+      await client.query(`DROP TABLE IF EXISTS ${table}`);
+      await client.end();
+    }
+  });
+});
+
+describe('write statements', () => {
+  test("a unit's writes find their rows by key even in plans made while the tables were tiny", async () => {
+    const { url, schema, drop } = freshSchema();
+    const store = PostgresStore.open(url);
+    await store.nextExpiry(); // migrated
+    const client = await connect({ search_path: `"${schema}"` });
+    try {
+      // The usual units: a step of one run (events, its state, a task done, a task scheduled),
+      // and the close of a run (its remaining tasks deleted, search attributes replaced).
+      const step = new PendingWrites();
+      step.appendEvents('run-1', [
+        { eventId: 5, eventTime: 1, eventType: 'TimerFired', attributes: {} } as never,
+      ]);
+      step.updateExecution(execution({ runId: 'run-1' }));
+      step.applyTaskChanges([
+        { op: 'delete', key: 'run-1/activity/3' },
+        { op: 'put', task: activityTask('run-1', 6) },
+      ]);
+      const close = new PendingWrites();
+      close.updateExecution(execution({ runId: 'run-2', status: 'Completed', closeTime: 9 }));
+      close.applyTaskChanges([{ op: 'delete-run', runId: 'run-2' }]);
+      close.replaceSearchAttributes('run-2', { CustomerId: { type: 'Keyword', value: 'c-1' } });
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      for (const [i, writes] of [step, close].entries()) {
+        const { text, values } = writes.toStatement();
+        await client.query(`PREPARE w${i} AS ${text}`);
+        const literals = values
+          .map((v) => (v === null || v === undefined ? 'NULL' : client.escapeLiteral(toText(v))))
+          .join(', ');
+        const plan = (await client.query(`EXPLAIN EXECUTE w${i}(${literals})`)).rows
+          .map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN'])
+          .join('\n');
+        assert.doesNotMatch(plan, /Seq Scan/, plan);
+      }
+    } finally {
+      await client.end();
+      await store.close();
+      await drop();
+    }
+  });
+});
+
+/** A parameter as PostgreSQL's text input takes it (arrays as literals). */
+function toText(value: unknown): string {
+  if (Array.isArray(value))
+    return `{${value.map((v) => (v === null ? 'NULL' : JSON.stringify(String(v)))).join(',')}}`;
+  return String(value);
+}
+
+describe('notifications', () => {
+  test('other processes hear of ready tasks and closed runs, not of leases due in seconds', async () => {
+    const { url, drop } = freshSchema();
+    const a = PostgresStore.open(url);
+    const b = PostgresStore.open(url);
+    try {
+      await b.nextExpiry();
+      const heard: StoreHint[] = [];
+      b.subscribe((hint) => heard.push(hint));
+      await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener');
+      heard.length = 0;
+      const now = Date.now();
+      const run = execution({ runId: 'run-h', workflowId: 'wf-h' });
+      await a.transaction(async (tx) => {
+        await tx.insertExecution(run);
+        await tx.applyTaskChanges([
+          // A claimed task's lease: every claim sets one; no other process needs to hear of it.
+          {
+            op: 'put',
+            task: workflowTask('run-h', {
+              state: 'claimed',
+              claimToken: 7,
+              expiresAt: now + 10_000,
+            }),
+          },
+        ]);
+      });
+      await a.transaction(async (tx) => {
+        await tx.updateExecution({ ...run, status: 'Completed', closeTime: now });
+        await tx.applyTaskChanges([
+          { op: 'put', task: activityTask('run-h', 5, { taskQueue: 'marker' }) },
+          { op: 'put', task: workflowTask('run-h', { state: 'waiting', expiresAt: now + 300 }) },
+        ]);
+      });
+      await waitFor(() => heard.some((h) => h.type === 'task-ready'), 'the second commit');
+      assert.deepEqual(
+        heard.filter((h) => h.type !== 'external-change'),
+        [
+          { type: 'run-closed', runId: 'run-h' },
+          { type: 'task-ready', kind: 'activity', taskQueue: 'marker' },
+          { type: 'expiry', at: now + 300 },
+        ],
+      );
+    } finally {
+      await a.close();
+      await b.close();
+      await drop();
+    }
+  });
+});

@@ -52,6 +52,7 @@ import type { Clock } from './clock.ts';
 import { applyEffects } from './effects.ts';
 import type { ActivityTaskGrant, QueryTaskGrant, WorkflowTaskGrant } from './grants.ts';
 import { UnitOfWork } from './unit-of-work.ts';
+import { TasksRanNow, type RunNow, type TaskRanNow } from './run-now.ts';
 
 /** Random fencing tokens: 48 bits, so a stale holder matching a new claim is practically impossible. */
 const newClaimToken = (): number => randomInt(2 ** 48 - 1) + 1;
@@ -102,6 +103,13 @@ export interface EagerWorkflowTask {
   historyFrom: (runId: string) => number;
   /** The worker's sticky queue: a run sticky to another worker's queue is left to that worker. */
   stickyQueue?: string;
+  /** Runs the workflow task in the same transaction if it can (see `RunNow`). */
+  runNow?: RunNow;
+  /**
+   * The worker has no free slot to run the task after the transaction: the task is claimed only if
+   * `runNow` runs it within (which needs none), and otherwise left on the queue.
+   */
+  onlyIfRunNow?: boolean;
 }
 
 /** What to do when a workflow with the same id already exists. Names as in Temporal. */
@@ -194,51 +202,80 @@ export class Engine {
 
   /**
    * Claims up to `max` workflow tasks of `taskQueue` in one transaction. `historyFrom(runId)` says from
-   * which event the worker needs the history (1 unless it has the run cached).
+   * which event the worker needs the history (1 unless it has the run cached). With `runNow`, the
+   * worker runs the tasks it can at once and the same transaction completes them: only the others
+   * are returned.
    */
-  claimWorkflowTasks(
+  async claimWorkflowTasks(
     taskQueue: string,
     max: number,
     identity: string,
     historyFrom: (runId: string) => number,
     stickyQueue?: string,
+    runNow?: RunNow,
   ): Promise<Claimed<WorkflowTaskGrant>> {
-    return this.transact(async (uow) => {
-      const grants: WorkflowTaskGrant[] = [];
-      // The worker's own sticky queue first (runs it has cached), then the shared queue.
-      const sticky = stickyQueue
-        ? ((await uow.tx.readyTasks(
-            TaskKind.Workflow,
-            stickyQueue,
-            max,
-          )) as TaskRecord<'workflow'>[])
-        : [];
-      const shared =
-        sticky.length < max
+    const ranNow = new TasksRanNow();
+    let claimed: Claimed<WorkflowTaskGrant>;
+    try {
+      claimed = await this.transact(async (uow) => {
+        const ran = ranNow.begin();
+        const taken: { m: Mutation; task: TaskRecord<'workflow'>; grant: WorkflowTaskGrant }[] = [];
+        // The worker's own sticky queue first (runs it has cached), then the shared queue.
+        const sticky = stickyQueue
           ? ((await uow.tx.readyTasks(
               TaskKind.Workflow,
-              taskQueue,
-              max - sticky.length,
+              stickyQueue,
+              max,
             )) as TaskRecord<'workflow'>[])
           : [];
-      const ready = [...sticky, ...shared];
-      let left = false;
-      for (const task of ready) {
-        const m = await uow.tryLoad(task.runId);
-        if (m === 'locked') {
-          left = true; // another transaction is changing the run: leave the task for later
-          continue;
+        const shared =
+          sticky.length < max
+            ? ((await uow.tx.readyTasks(
+                TaskKind.Workflow,
+                taskQueue,
+                max - sticky.length,
+              )) as TaskRecord<'workflow'>[])
+            : [];
+        const ready = [...sticky, ...shared];
+        let left = false;
+        for (const task of ready) {
+          const m = await uow.tryLoad(task.runId);
+          if (m === 'locked') {
+            left = true; // another transaction is changing the run: leave the task for later
+            continue;
+          }
+          const claim = m && claimWorkflowTask(m, task, identity, newClaimToken());
+          if (!m || !claim) {
+            await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
+            continue;
+          }
+          m.put(claim.task);
+          taken.push({
+            m,
+            task: claim.task,
+            grant: await workflowTaskGrant(uow.tx, m, claim, historyFrom),
+          });
         }
-        const claim = m && claimWorkflowTask(m, task, identity, newClaimToken());
-        if (!m || !claim) {
-          await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
-          continue;
+        // The runs are independent: their tasks run side by side, then complete one by one.
+        const now = runNow ? await Promise.all(taken.map(({ grant }) => runNow(grant))) : [];
+        const grants: WorkflowTaskGrant[] = [];
+        for (const [i, { m, task, grant }] of taken.entries()) {
+          const run = now[i];
+          if (!run) {
+            grants.push(grant);
+            continue;
+          }
+          const outcome = await this.completeRanNow(uow, m, task, grant.claim, run, identity);
+          ran.push({ task: run, run: m, outcome });
         }
-        m.put(claim.task);
-        grants.push(await workflowTaskGrant(uow.tx, m, claim, historyFrom));
-      }
-      return { grants, more: ready.length === max, left };
-    });
+        return { grants, more: ready.length === max, left };
+      });
+    } catch (error) {
+      ranNow.settle(false);
+      throw error;
+    }
+    ranNow.settle(true);
+    return claimed;
   }
 
   /**
@@ -255,50 +292,91 @@ export class Engine {
   ): Promise<WorkflowTaskOutcome> {
     let run: Mutation | undefined;
     const outcome = await this.transact(async (uow): Promise<WorkflowTaskOutcome> => {
-      const { m, task: row } = await uow.requireWithTask(grant.runId, grant.claim.key);
+      const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
       run = m;
-      const task = row as TaskRecord<'workflow'> | undefined;
-      const cancelled = new Map<string, TaskRecord>();
-      for (const command of commands) {
-        if (command.commandType !== 'RequestCancelActivityTask') continue;
-        const pending = m.state.activities[command.attributes.activityId];
-        if (!pending) continue;
-        const key = taskKey.activity(grant.runId, pending.scheduledEventId);
-        const row = await uow.tx.getTask(key);
-        if (row) cancelled.set(key, row);
-      }
-      let outcome;
-      try {
-        await checkSearchAttributeTypes(uow.tx, commands);
-        outcome = completeWorkflowTask(
-          m,
-          task,
-          grant.claim,
-          commands,
-          identity,
-          flags,
-          cancelled,
-          sticky,
-        );
-      } catch (error) {
-        if (!(error instanceof BadCommandError)) throw error;
-        // Validation runs before any change, so the state is still as loaded.
-        failWorkflowTask(m, task, grant.claim, 'BadCommand', { message: error.message }, identity);
-        return { accepted: false, reason: error.message, eagerActivities: [] };
-      }
-      if (outcome.kind === 'unhandled')
-        return { accepted: false, reason: outcome.reason, eagerActivities: [] };
-      const eagerActivities = eager ? claimScheduledActivities(m, eager, identity) : [];
-      return {
-        accepted: true,
-        discarded: outcome.kind === 'discarded',
-        eagerActivities,
-        recorded: [],
-      };
+      return this.completeIn(
+        uow,
+        m,
+        task as TaskRecord<'workflow'> | undefined,
+        grant.claim,
+        commands,
+        identity,
+        flags,
+        eager,
+        sticky,
+      );
     });
     // Read after the transaction: effects on other runs may have recorded more on this one.
     if (outcome.accepted && run) outcome.recorded = roundTrip(run.events);
     return outcome;
+  }
+
+  /** Records a task the worker ran at once (see `RunNow`): its completion, or its failure. */
+  private async completeRanNow(
+    uow: UnitOfWork,
+    m: Mutation,
+    task: TaskRecord<'workflow'>,
+    claim: TaskClaim,
+    run: TaskRanNow,
+    identity: string,
+  ): Promise<WorkflowTaskOutcome> {
+    if ('failure' in run.result) {
+      failWorkflowTask(m, task, claim, run.result.cause, run.result.failure, identity);
+      return { accepted: false, reason: 'the workflow task failed', eagerActivities: [] };
+    }
+    return this.completeIn(
+      uow,
+      m,
+      task,
+      claim,
+      run.result.commands,
+      identity,
+      [],
+      run.eager,
+      run.sticky,
+    );
+  }
+
+  /** Completes the workflow task `task` of run `m` (held under `claim`) inside the transaction `uow`. */
+  private async completeIn(
+    uow: UnitOfWork,
+    m: Mutation,
+    task: TaskRecord<'workflow'> | undefined,
+    claim: TaskClaim,
+    commands: Command[],
+    identity: string,
+    flags: number[],
+    eager: EagerActivities | undefined,
+    sticky: StickyQueue | undefined,
+  ): Promise<WorkflowTaskOutcome> {
+    const cancelled = new Map<string, TaskRecord>();
+    for (const command of commands) {
+      if (command.commandType !== 'RequestCancelActivityTask') continue;
+      const pending = m.state.activities[command.attributes.activityId];
+      if (!pending) continue;
+      const key = taskKey.activity(m.state.runId, pending.scheduledEventId);
+      const row = await uow.tx.getTask(key);
+      if (row) cancelled.set(key, row);
+    }
+    let outcome;
+    try {
+      await checkSearchAttributeTypes(uow.tx, commands);
+      outcome = completeWorkflowTask(m, task, claim, commands, identity, flags, cancelled, sticky);
+    } catch (error) {
+      if (!(error instanceof BadCommandError)) throw error;
+      // Validation runs before any change, so the state is still as loaded.
+      failWorkflowTask(m, task, claim, 'BadCommand', { message: error.message }, identity);
+      return { accepted: false, reason: error.message, eagerActivities: [] };
+    }
+    if (outcome.kind === 'unhandled')
+      return { accepted: false, reason: outcome.reason, eagerActivities: [] };
+    const eagerActivities = eager ? claimScheduledActivities(m, eager, identity) : [];
+    return {
+      accepted: true,
+      discarded: outcome.kind === 'discarded',
+      eagerActivities,
+      recorded: [],
+    };
   }
 
   failWorkflowTask(
@@ -637,27 +715,58 @@ export class Engine {
     return m;
   }
 
-  private mutateActivity(
+  /**
+   * Applies an activity's outcome. The workflow task it schedules is claimed in the same transaction
+   * for the reporting worker (`eager`), and completed there too if the worker runs it at once
+   * (`eager.runNow`); otherwise its grant is returned.
+   */
+  private async mutateActivity(
     grant: ActivityGrantRef,
     identity: string,
     eager: EagerWorkflowTask | undefined,
     apply: (m: Mutation, task: TaskRecord<'activity'> | undefined) => void,
   ): Promise<WorkflowTaskGrant | undefined> {
-    return this.transact(async (uow) => {
-      const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
-      apply(m, task as TaskRecord<'activity'> | undefined);
-      const { state } = m;
-      const wanted =
-        eager &&
-        state.taskQueue === eager.taskQueue &&
-        eager.workflowTypes.has(state.workflowType) &&
-        (!state.sticky || state.sticky.name === eager.stickyQueue);
-      const scheduled = wanted ? m.tasks.find(isReadyWorkflowTaskPut) : undefined;
-      const claim = scheduled && claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
-      if (!claim) return undefined;
-      scheduled.task = claim.task;
-      return workflowTaskGrant(uow.tx, m, claim, eager!.historyFrom);
-    });
+    const ranNow = new TasksRanNow();
+    let next: WorkflowTaskGrant | undefined;
+    try {
+      next = await this.transact(async (uow) => {
+        const ran = ranNow.begin();
+        const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
+        apply(m, task as TaskRecord<'activity'> | undefined);
+        const { state } = m;
+        if (
+          !eager ||
+          state.taskQueue !== eager.taskQueue ||
+          !eager.workflowTypes.has(state.workflowType) ||
+          (state.sticky && state.sticky.name !== eager.stickyQueue) ||
+          (eager.onlyIfRunNow && !eager.runNow)
+        )
+          return undefined;
+        const scheduled = m.tasks.find(isReadyWorkflowTaskPut);
+        if (!scheduled) return undefined;
+        const ready = { task: scheduled.task, workflowTask: structuredClone(state.workflowTask) };
+        const claim = claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
+        if (!claim) return undefined;
+        scheduled.task = claim.task;
+        const next = await workflowTaskGrant(uow.tx, m, claim, eager.historyFrom);
+        const run = await eager.runNow?.(next);
+        if (!run && eager.onlyIfRunNow) {
+          // Not claimed after all: the task stays ready for a poller, as scheduled.
+          scheduled.task = ready.task;
+          state.workflowTask = ready.workflowTask;
+          return undefined;
+        }
+        if (!run) return next;
+        const outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
+        ran.push({ task: run, run: m, outcome });
+        return undefined;
+      });
+    } catch (error) {
+      ranNow.settle(false);
+      throw error;
+    }
+    ranNow.settle(true);
+    return next;
   }
 
   private mutateWorkflow(

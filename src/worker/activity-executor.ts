@@ -165,7 +165,7 @@ export class ActivityExecutor {
       this.logger.log('warn', error.message);
     } finally {
       if (next) this.dispatch.runWorkflowTask(next);
-      else if (eager) this.dispatch.releaseWorkflowTask();
+      else if (eager && !eager.onlyIfRunNow) this.dispatch.releaseWorkflowTask();
     }
   }
 }

@@ -12,6 +12,7 @@ export interface Dispatch {
   releaseActivities(n: number): void;
   /** Runs an activity in a slot reserved before. */
   runActivity(grant: ActivityTaskGrant): void;
+  /** Reserves a slot for the workflow task an activity's outcome schedules (none if `onlyIfRunNow`). */
   reserveWorkflowTask(): EagerWorkflowTask | undefined;
   releaseWorkflowTask(): void;
   runWorkflowTask(grant: WorkflowTaskGrant): void;

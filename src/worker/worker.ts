@@ -15,6 +15,7 @@ import { toMs, type Duration } from '../common/duration.ts';
 import { IllegalStateError } from '../common/errors.ts';
 import { consoleLogger } from '../common/logger.ts';
 import { Engine } from '../engine/engine.ts';
+import type { RunNow } from '../engine/run-now.ts';
 import type { WorkflowFunction } from '../runtime/activator.ts';
 import { maybeActivator } from '../runtime/context.ts';
 import { installWorkflowGuards } from '../runtime/global-guards.ts';
@@ -76,6 +77,13 @@ export interface WorkerOptions {
   handleSignals?: boolean;
   /** History length at which `workflowInfo().continueAsNewSuggested` turns true. @defaultValue 10000 */
   continueAsNewSuggestedAtHistoryLength?: number;
+  /**
+   * @internal Run a workflow task inside the transaction that hands it to this worker (after an
+   * activity it reported, or at its claim) when the worker can without waiting or reading, so that
+   * one commit records both (docs/design.md). False: tests that act in the middle of a workflow task.
+   * @defaultValue true
+   */
+  runWorkflowTasksNow?: boolean;
   /** Names this worker in the history. @defaultValue `pid@hostname` */
   identity?: string;
   logger?: WorkflowLogger;
@@ -322,7 +330,7 @@ export class Worker {
   private async pollWorkflowTasks(): Promise<void> {
     // A worker without workflows must not claim workflow tasks it would only fail.
     if (this.workflowTypes.size === 0) return;
-    await this.poll('workflow', async (free) => {
+    await this.poll('workflow', async (free, releaseOne) => {
       const { historyFrom } = this.workflowExecutor;
       // The sticky queue is read only when a task may wait there: an extra read on every poll
       // would cost more than it finds.
@@ -336,6 +344,7 @@ export class Worker {
           this.identity,
           historyFrom,
           sticky,
+          this.runNowIn(releaseOne),
         );
       } catch (error) {
         if (sticky) this.stickyMaybeReady = true;
@@ -399,6 +408,7 @@ export class Worker {
     kind: 'workflow' | 'activity',
     claim: (
       free: number,
+      releaseOne: () => void,
     ) => Promise<{ jobs: (() => Promise<void>)[]; more: boolean; busy: boolean }>,
   ): Promise<void> {
     const slots = this.slots[kind];
@@ -418,12 +428,18 @@ export class Worker {
       let jobs: (() => Promise<void>)[] = [];
       let more = false;
       let busy = false;
+      // Slots of tasks done within the claim (run in its transaction) come back as they finish.
+      let releasedEarly = 0;
+      const releaseOne = () => {
+        releasedEarly++;
+        slots.release(1);
+      };
       try {
-        ({ jobs, more, busy } = await claim(reserved));
+        ({ jobs, more, busy } = await claim(reserved, releaseOne));
       } catch (error) {
         this.logger.log('error', `Polling ${kind} tasks failed: ${(error as Error).message}`);
       } finally {
-        slots.release(reserved - jobs.length);
+        slots.release(reserved - releasedEarly - jobs.length);
       }
       for (const job of jobs) this.track(kind, job);
       if (more) continue;
@@ -468,11 +484,15 @@ export class Worker {
       runActivity: (grant) => this.track('activity', () => this.activityExecutor.execute(grant)),
       reserveWorkflowTask: () => {
         if (!this.running || this.workflowTypes.size === 0) return undefined;
-        if (this.slots.workflow.acquire(1) === 0) return undefined;
+        // A task run in the transaction needs no slot: with none free, only such a task is taken.
+        const slot = this.slots.workflow.acquire(1) === 1;
+        if (!slot && !this.runNow) return undefined;
         return {
           taskQueue: this.taskQueue,
           workflowTypes: this.workflowTypeNames,
           historyFrom: this.workflowExecutor.historyFrom,
+          ...(this.runNow ? { runNow: this.runNow } : {}),
+          ...(slot ? {} : { onlyIfRunNow: true }),
           ...(this.sticky ? { stickyQueue: this.sticky.name } : {}),
         };
       },
@@ -484,6 +504,31 @@ export class Worker {
       },
       // Not while stopping: runs completed from now on are not handed back by the release.
       stickyQueue: () => (this.running ? this.sticky : undefined),
+    };
+  }
+
+  private get runNow(): RunNow | undefined {
+    return this.options.runWorkflowTasksNow === false ? undefined : this.workflowExecutor.runNow;
+  }
+
+  /**
+   * `runNow` for a claim: a task it runs gives its slot back as soon as its transaction settled,
+   * before its eager activities start (whose results may bring the run's next task at once).
+   */
+  private runNowIn(releaseOne: () => void): RunNow | undefined {
+    const { runNow } = this;
+    if (!runNow) return undefined;
+    return async (grant) => {
+      const run = await runNow(grant);
+      return (
+        run && {
+          ...run,
+          settle: (outcome) => {
+            releaseOne();
+            run.settle(outcome);
+          },
+        }
+      );
     };
   }
 

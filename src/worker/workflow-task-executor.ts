@@ -6,9 +6,11 @@
 import { crashPoint } from '../common/crash-points.ts';
 import { DeterminismViolationError, TaskLostError } from '../common/errors.ts';
 import { ApplicationFailure } from '../common/failure.ts';
-import { encodeFailure } from '../common/failure-converter.ts';
+import { encodeFailure, type FailureInfo } from '../common/failure-converter.ts';
 import { assertPayload } from '../common/payload.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { EagerActivities, Engine, WorkflowTaskOutcome } from '../engine/engine.ts';
+import type { RunNow } from '../engine/run-now.ts';
+import type { Command } from '../state/commands.ts';
 import type { QueryTaskGrant, WorkflowTaskGrant } from '../engine/grants.ts';
 import type { WorkflowFunction } from '../runtime/activator.ts';
 import type { WorkflowLogger } from '../runtime/workflow-info.ts';
@@ -17,6 +19,16 @@ import type { HistoryEvent, WorkflowTaskFailedCause } from '../state/events.ts';
 import type { Dispatch } from './dispatch.ts';
 import { WorkflowCache } from './workflow-cache.ts';
 import type { ModuleStateWatch } from './module-state-watch.ts';
+
+/** A new run's task runs inside the claiming transaction only if replaying its history is this short. */
+const RUN_NOW_MAX_REPLAY = 100;
+
+/** `history`, preceded by the events the runner's worker already knew of (see `knownAhead`). */
+function withKnownAhead(runner: WorkflowRunner, history: HistoryEvent[]): HistoryEvent[] {
+  if (runner.knownAhead.length === 0) return history;
+  const next = history[0]?.eventId ?? Number.MAX_SAFE_INTEGER;
+  return [...runner.knownAhead.filter((e) => e.eventId < next), ...history];
+}
 
 export class WorkflowTaskExecutor {
   readonly cache: WorkflowCache;
@@ -88,6 +100,60 @@ export class WorkflowTaskExecutor {
     );
   }
 
+  /**
+   * Runs a workflow task the engine claimed in a transaction that is still open, so that the same
+   * transaction records its completion (see `RunNow`). Only when that needs no wait and no read:
+   * nothing else of the run is in progress here, and the cached copy of the run is current (or the
+   * run is new and its history short). Otherwise undefined: the task then runs after the commit, as
+   * usual. A failure of the code is recorded in the same transaction, as it would be after it.
+   */
+  runNow: RunNow = async (grant) => {
+    const { runId } = grant;
+    if (this.locks.has(runId) || this.cache.capacity <= 0) return undefined;
+    const cached = this.cache.get(runId);
+    if (cached && cached.lastStartedEventId !== grant.start.previousStartedEventId)
+      return undefined;
+    const history = cached ? withKnownAhead(cached, grant.history) : grant.history;
+    if (cached && (history[0]?.eventId ?? 0) > cached.lastEventId + 1) return undefined;
+    if (!cached && (history[0]?.eventId !== 1 || history.length > RUN_NOW_MAX_REPLAY))
+      return undefined;
+    const runner = cached ?? this.newRunner(grant.workflowType, runId, history[0]!);
+    if (!runner) return undefined;
+    if (cached) cached.knownAhead = [];
+    const release = this.hold(runId);
+    let commands: Command[];
+    try {
+      commands = await runner.runTask({
+        startedEventId: grant.start.startedEventId,
+        history,
+        updates: grant.start.updates,
+      });
+    } catch (error) {
+      this.cache.delete(runId);
+      return { result: this.taskFailure(grant, error), settle: release };
+    }
+    for (const watch of this.moduleWatches) watch.check(grant.workflowType);
+    crashPoint('workflow-task-before-complete');
+    const eager = this.reserveActivities(commands);
+    const sticky = this.dispatch.stickyQueue();
+    return {
+      result: { commands },
+      ...(eager ? { eager } : {}),
+      ...(sticky ? { sticky } : {}),
+      settle: (outcome) => {
+        try {
+          // Not recorded: the copy ran ahead of the history, and must be rebuilt by replay.
+          if (!outcome) this.cache.delete(runId);
+          else this.completed(grant, runner, outcome);
+        } finally {
+          if (eager)
+            this.dispatch.releaseActivities(eager.max - (outcome?.eagerActivities.length ?? 0));
+          release();
+        }
+      },
+    };
+  };
+
   private async executeLocked(grant: WorkflowTaskGrant): Promise<void> {
     const { runId } = grant;
     let runner = this.cache.get(runId);
@@ -96,12 +162,8 @@ export class WorkflowTaskExecutor {
       this.cache.delete(runId);
       runner = undefined;
     }
-    let history = grant.history;
-    if (runner && runner.knownAhead.length > 0) {
-      const next = history[0]?.eventId ?? Number.MAX_SAFE_INTEGER;
-      history = [...runner.knownAhead.filter((e) => e.eventId < next), ...history];
-      runner.knownAhead = [];
-    }
+    let history = runner ? withKnownAhead(runner, grant.history) : grant.history;
+    if (runner) runner.knownAhead = [];
     if (runner && (history[0]?.eventId ?? 0) > runner.lastEventId + 1)
       history = await this.fullHistory(grant.runId, history);
     if (!runner) {
@@ -111,7 +173,7 @@ export class WorkflowTaskExecutor {
         await this.fail(
           grant,
           'UnknownWorkflowType',
-          this.unknownType(grant.workflowType, grant.taskQueue),
+          encodeFailure(this.unknownType(grant.workflowType, grant.taskQueue)),
         );
         return;
       }
@@ -126,24 +188,14 @@ export class WorkflowTaskExecutor {
       });
     } catch (error) {
       this.cache.delete(runId);
-      const determinism = error instanceof DeterminismViolationError;
-      this.logger.log('error', `Workflow task failed: ${(error as Error).message}`, {
-        workflowId: grant.workflowId,
-        runId,
-        workflowType: grant.workflowType,
-      });
-      await this.fail(
-        grant,
-        determinism ? 'NonDeterministicError' : 'WorkflowWorkerUnhandledFailure',
-        error,
-      );
+      const { cause, failure } = this.taskFailure(grant, error);
+      await this.fail(grant, cause, failure);
       return;
     }
 
     for (const watch of this.moduleWatches) watch.check(grant.workflowType);
     crashPoint('workflow-task-before-complete');
-    const scheduling = commands.filter((c) => c.commandType === 'ScheduleActivityTask').length;
-    const eager = scheduling > 0 ? this.dispatch.reserveActivities(scheduling) : undefined;
+    const eager = this.reserveActivities(commands);
     let granted = 0;
     try {
       const outcome = await this.engine.completeWorkflowTask(
@@ -155,29 +207,7 @@ export class WorkflowTaskExecutor {
         this.dispatch.stickyQueue(),
       );
       granted = outcome.eagerActivities.length;
-      for (const activity of outcome.eagerActivities) this.dispatch.runActivity(activity);
-      if (!outcome.accepted) {
-        this.cache.delete(runId);
-        this.logger.log('warn', `Workflow task not accepted: ${outcome.reason}`, {
-          workflowId: grant.workflowId,
-          runId,
-        });
-        return;
-      }
-      if (grant.start.previousStartedEventId === 0) this.dispatch.firstTaskCompleted();
-      if (outcome.discarded) {
-        // Only rejected updates: the task left no trace, so the run is where it was before it.
-        runner.rewindSpeculativeTask(
-          grant.start.scheduledEventId - 1,
-          grant.start.previousStartedEventId,
-        );
-        this.cache.put(runId, runner);
-      } else if (runner.activator.completed) {
-        this.cache.delete(runId);
-      } else {
-        runner.knownAhead = outcome.recorded;
-        this.cache.put(runId, runner);
-      }
+      this.completed(grant, runner, outcome);
     } catch (error) {
       this.cache.delete(runId);
       if (!(error instanceof TaskLostError)) throw error;
@@ -185,6 +215,55 @@ export class WorkflowTaskExecutor {
     } finally {
       if (eager) this.dispatch.releaseActivities(eager.max - granted);
     }
+  }
+
+  /** Slots for the activities `commands` schedule, for the engine to hand over at once. */
+  private reserveActivities(commands: Command[]): EagerActivities | undefined {
+    const scheduling = commands.filter((c) => c.commandType === 'ScheduleActivityTask').length;
+    return scheduling > 0 ? this.dispatch.reserveActivities(scheduling) : undefined;
+  }
+
+  /** What follows a recorded completion: its eager activities run, and the cache keeps the run or lets it go. */
+  private completed(
+    grant: WorkflowTaskGrant,
+    runner: WorkflowRunner,
+    outcome: WorkflowTaskOutcome,
+  ): void {
+    const { runId } = grant;
+    for (const activity of outcome.eagerActivities) this.dispatch.runActivity(activity);
+    if (!outcome.accepted) {
+      this.cache.delete(runId);
+      this.logger.log('warn', `Workflow task not accepted: ${outcome.reason}`, {
+        workflowId: grant.workflowId,
+        runId,
+      });
+      return;
+    }
+    if (grant.start.previousStartedEventId === 0) this.dispatch.firstTaskCompleted();
+    if (outcome.discarded) {
+      // Only rejected updates: the task left no trace, so the run is where it was before it.
+      runner.rewindSpeculativeTask(
+        grant.start.scheduledEventId - 1,
+        grant.start.previousStartedEventId,
+      );
+      this.cache.put(runId, runner);
+    } else if (runner.activator.completed) {
+      this.cache.delete(runId);
+    } else {
+      runner.knownAhead = outcome.recorded;
+      this.cache.put(runId, runner);
+    }
+  }
+
+  /** Holds the run's lock until the returned function is called (tasks and queries of it wait). */
+  private hold(runId: string): () => void {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    this.locks.set(runId, held);
+    return () => {
+      release();
+      if (this.locks.get(runId) === held) this.locks.delete(runId);
+    };
   }
 
   private async executeQueryLocked(grant: QueryTaskGrant): Promise<void> {
@@ -226,12 +305,31 @@ export class WorkflowTaskExecutor {
   private async fail(
     grant: WorkflowTaskGrant,
     cause: WorkflowTaskFailedCause,
-    error: unknown,
+    failure: FailureInfo,
   ): Promise<void> {
     try {
-      await this.engine.failWorkflowTask(grant, cause, encodeFailure(error), this.identity);
+      await this.engine.failWorkflowTask(grant, cause, failure, this.identity);
     } catch (failError) {
       if (!(failError instanceof TaskLostError)) throw failError;
     }
+  }
+
+  /** Why the workflow code failed its task (logged here), as the history records it. */
+  private taskFailure(
+    grant: WorkflowTaskGrant,
+    error: unknown,
+  ): { cause: WorkflowTaskFailedCause; failure: FailureInfo } {
+    this.logger.log('error', `Workflow task failed: ${(error as Error).message}`, {
+      workflowId: grant.workflowId,
+      runId: grant.runId,
+      workflowType: grant.workflowType,
+    });
+    return {
+      cause:
+        error instanceof DeterminismViolationError
+          ? 'NonDeterministicError'
+          : 'WorkflowWorkerUnhandledFailure',
+      failure: encodeFailure(error),
+    };
   }
 }

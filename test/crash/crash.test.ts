@@ -31,8 +31,8 @@ function setup() {
   const journal = () =>
     existsSync(journalPath)
       ? readFileSync(journalPath, 'utf8')
-          .trim()
           .split('\n')
+          .filter((line) => line !== '') // the file may exist before its first line is in
           .map(
             (line) =>
               JSON.parse(line) as {
@@ -95,8 +95,12 @@ test('a worker killed during an activity: the activity runs again after its star
 
 test('a worker killed during a workflow task: the task is delivered again, replayed, and no activity is scheduled twice', async () => {
   const { taskQueue, client, startWorker, journal } = setup();
-  // Dies on its third workflow task, after computing commands and before recording them.
-  const first = await startWorker({ KEEL_CRASH_AT: 'workflow-task-before-complete:3' });
+  // Dies on its third workflow task, after computing commands and before recording them. Each task
+  // runs after the transaction that claimed it, so the claim is recorded and the task times out.
+  const first = await startWorker({
+    KEEL_CRASH_AT: 'workflow-task-before-complete:3',
+    KEEL_RUN_NOW: 'off',
+  });
   const handle = await client.workflow.start('threeSteps', {
     taskQueue,
     workflowId: 'killed-in-workflow-task',
@@ -115,6 +119,42 @@ test('a worker killed during a workflow task: the task is delivered again, repla
     journal().map((j) => j.name),
     ['a', 'b', 'c'],
     'each step ran once',
+  );
+  await second.kill();
+  await client.close();
+});
+
+test('a worker killed during a workflow task run in the transaction of the activity that woke it: the result is lost with the task, the activity runs again, nothing is scheduled twice', async () => {
+  const { taskQueue, client, startWorker, journal } = setup();
+  // The third workflow task runs inside the transaction recording step b's result: the worker dies
+  // there, before that transaction commits.
+  const first = await startWorker({ KEEL_CRASH_AT: 'workflow-task-before-complete:3' });
+  const handle = await client.workflow.start('threeSteps', {
+    taskQueue,
+    workflowId: 'killed-in-task-run-now',
+    args: [10],
+    workflowTaskTimeout: '1s',
+  });
+  const exit = await first.exited;
+  assert.equal(exit.signal, 'SIGKILL');
+
+  const second = await startWorker();
+  assert.equal(await handle.result(), 13);
+  const { events } = await handle.fetchHistory();
+  assert.equal(count(events, 'WorkflowTaskTimedOut'), 0, 'no task was recorded as held');
+  assert.equal(count(events, 'ActivityTaskScheduled'), 3, 'no activity scheduled twice');
+  assert.equal(count(events, 'ActivityTaskCompleted'), 3, 'one recorded result per activity');
+  assert.deepEqual(
+    journal()
+      .filter((j) => j.phase === 'done')
+      .map((j) => [j.name, j.attempt, j.pid === first.child.pid ? 'first' : 'second']),
+    [
+      ['a', 1, 'first'],
+      ['b', 1, 'first'],
+      ['b', 2, 'second'],
+      ['c', 1, 'second'],
+    ],
+    'b ran again: its first result was in the transaction that died',
   );
   await second.kill();
   await client.close();

@@ -13,6 +13,8 @@ const worker = await Worker.create({
   workflows,
   activities,
   pollIntervalMs: 100,
+  // KEEL_RUN_NOW=off: every workflow task runs after the transaction that claimed it.
+  runWorkflowTasksNow: process.env.KEEL_RUN_NOW !== 'off',
   logger: {
     log: (level, message) =>
       level !== 'debug' && level !== 'info' && console.error(`[worker ${process.pid}] ${message}`),

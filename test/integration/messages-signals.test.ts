@@ -451,7 +451,8 @@ test(
   },
   async () => {
     await withTestEnv(async (env) => {
-      await startMessagesWorker(env);
+      // The signal must arrive while the task is held, not inside the transaction running it.
+      await startMessagesWorker(env, { runWorkflowTasksNow: false });
       const inTask = new Deferred();
       workflows.hooks.set('unseen-signal', () => inTask.resolve());
       try {

@@ -87,8 +87,19 @@ describe('write statements', () => {
       close.updateExecution(execution({ runId: 'run-2', status: 'Completed', closeTime: 9 }));
       close.applyTaskChanges([{ op: 'delete-run', runId: 'run-2' }]);
       close.replaceSearchAttributes('run-2', { CustomerId: { type: 'Keyword', value: 'c-1' } });
+      // A workflow task completed in the transaction that claimed it, after an activity of the
+      // same run (two tasks deleted), and a claim of two runs' tasks (two runs updated).
+      const inline = new PendingWrites();
+      inline.updateExecution(execution({ runId: 'run-3' }));
+      inline.applyTaskChanges([
+        { op: 'delete', key: 'run-3/activity/5' },
+        { op: 'delete', key: 'run-3/workflow' },
+      ]);
+      const claim = new PendingWrites();
+      claim.updateExecution(execution({ runId: 'run-4' }));
+      claim.updateExecution(execution({ runId: 'run-5' }));
       await client.query('SET plan_cache_mode = force_generic_plan');
-      for (const [i, writes] of [step, close].entries()) {
+      for (const [i, writes] of [step, close, inline, claim].entries()) {
         const { text, values } = writes.toStatement();
         await client.query(`PREPARE w${i} AS ${text}`);
         const literals = values

@@ -8,6 +8,12 @@ import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { TaskChange, TaskRecord } from '../../state/tasks.ts';
 
+/**
+ * Up to this many runs updated (or tasks deleted) in one statement are each addressed by key; more
+ * are joined with an array, a statement then planned anew each time (see `toStatement`).
+ */
+const BY_KEY_MAX = 4;
+
 export class PendingWrites {
   private events: {
     runId: string;
@@ -79,7 +85,7 @@ export class PendingWrites {
 
   /** The statement and its parameters; `notify` (a payload) is sent in the same statement. */
   toStatement(notify?: { channel: string; payload: string }): {
-    name: string;
+    name?: string;
     text: string;
     values: unknown[];
   } {
@@ -125,15 +131,16 @@ export class PendingWrites {
           ],
         )})`);
     }
-    if (this.updated.size === 1) {
-      // One run (the usual unit): a key lookup the planner cannot turn into a scan.
-      const [x] = this.updated.values();
-      shape.push('u1');
-      parts.push(`u AS (UPDATE executions SET status = ${p(x!.status, 'text')}, close_time = ${p(x!.closeTime, 'bigint')},
-          history_length = ${p(x!.historyLength, 'int')}, memo = ${p(x!.memo, 'text')},
-          search_attributes = ${p(x!.searchAttributes, 'text')}, state = ${p(x!.json, 'text')}
-        WHERE run_id = ${p(x!.runId, 'text')})`);
-    } else if (this.updated.size > 1) {
+    if (this.updated.size <= BY_KEY_MAX) {
+      // A few runs (usually one): key lookups, which no plan can turn into a scan.
+      for (const [n, x] of [...this.updated.values()].entries()) {
+        parts.push(`u${n} AS (UPDATE executions SET status = ${p(x.status, 'text')}, close_time = ${p(x.closeTime, 'bigint')},
+          history_length = ${p(x.historyLength, 'int')}, memo = ${p(x.memo, 'text')},
+          search_attributes = ${p(x.searchAttributes, 'text')}, state = ${p(x.json, 'text')}
+        WHERE run_id = ${p(x.runId, 'text')})`);
+      }
+      if (this.updated.size > 0) shape.push(`u${this.updated.size}`);
+    } else {
       shape.push('u');
       parts.push(`u AS (UPDATE executions x SET status = v.status, close_time = v.close_time, history_length = v.history_length,
           memo = v.memo, search_attributes = v.search_attributes, state = v.state
@@ -155,10 +162,11 @@ export class PendingWrites {
     const written = [...this.tasks.values()].filter((t) => t !== null);
     const puts = written.map((w) => w.task);
     const deletes = [...this.tasks.entries()].filter(([, t]) => t === null).map(([key]) => key);
-    if (deletes.length === 1) {
-      shape.push('d1');
-      parts.push(`d AS (DELETE FROM tasks WHERE key = ${p(deletes[0], 'text')})`);
-    } else if (deletes.length > 1) {
+    if (deletes.length <= BY_KEY_MAX) {
+      for (const [n, key] of deletes.entries())
+        parts.push(`d${n} AS (DELETE FROM tasks WHERE key = ${p(key, 'text')})`);
+      if (deletes.length > 0) shape.push(`d${deletes.length}`);
+    } else {
       shape.push('d');
       parts.push(`d AS (DELETE FROM tasks WHERE key = ANY(${p(deletes, 'text[]')}))`);
     }
@@ -241,12 +249,13 @@ export class PendingWrites {
       ? `SELECT pg_notify(${p(notify.channel, 'text')}, ${p(notify.payload, 'text')})`
       : 'SELECT 1';
     if (notify) shape.push('n');
-    return {
-      // Statements of the same shape are prepared once per connection.
-      name: `keel_w_${shape.join('')}`,
-      text: parts.length > 0 ? `WITH ${parts.join(',\n')}\n${tail}` : tail,
-      values,
-    };
+    const text = parts.length > 0 ? `WITH ${parts.join(',\n')}\n${tail}` : tail;
+    // Statements of the same shape are prepared once per connection, their plan cached: only those
+    // that reach rows by key, whose plan is right however big the tables grow. A statement joining
+    // an array of several runs or keys (a claim of many tasks, say) is planned anew each time, for
+    // the array and the tables as they are.
+    const reachesRowsByKey = !shape.some((part) => ['u', 'd', 'r', 's'].includes(part));
+    return reachesRowsByKey ? { name: `keel_w_${shape.join('')}`, text, values } : { text, values };
   }
 }
 

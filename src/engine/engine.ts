@@ -47,7 +47,7 @@ import {
   unstick,
   type WorkflowTaskStart,
 } from '../state/workflow-task.ts';
-import type { Store, StoreTransaction } from '../store/store.ts';
+import type { Store, StoreTransaction, TransactionOptions } from '../store/store.ts';
 import type { Clock } from './clock.ts';
 import { applyEffects } from './effects.ts';
 import type { ActivityTaskGrant, QueryTaskGrant, WorkflowTaskGrant } from './grants.ts';
@@ -132,14 +132,18 @@ export class Engine {
     readonly clock: Clock = store.clock,
   ) {}
 
-  private transact<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+  /** One store transaction of `work` on a unit of work; `options` says what it reads first, if known. */
+  private transact<T>(
+    work: (uow: UnitOfWork) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> {
     return this.store.transaction(async (tx) => {
       const uow = new UnitOfWork(tx, this.clock.now(), this.store.location);
       const result = await work(uow);
       await applyEffects(uow);
       await uow.persist();
       return result;
-    });
+    }, options);
   }
 
   /**
@@ -238,8 +242,13 @@ export class Engine {
             : [];
         const ready = [...sticky, ...shared];
         let left = false;
-        for (const task of ready) {
-          const m = await uow.tryLoad(task.runId);
+        // Every run is locked at once, then every history read at once: two round trips for any
+        // number of tasks on a store that pipelines (the histories only once their runs are held).
+        const runs = await Promise.all(ready.map((task) => uow.tryLoad(task.runId)));
+        const claims: { m: Mutation; claim: NonNullable<ReturnType<typeof claimWorkflowTask>> }[] =
+          [];
+        for (const [i, task] of ready.entries()) {
+          const m = runs[i];
           if (m === 'locked') {
             left = true; // another transaction is changing the run: leave the task for later
             continue;
@@ -250,12 +259,13 @@ export class Engine {
             continue;
           }
           m.put(claim.task);
-          taken.push({
-            m,
-            task: claim.task,
-            grant: await workflowTaskGrant(uow.tx, m, claim, historyFrom),
-          });
+          claims.push({ m, claim });
         }
+        const read = await Promise.all(
+          claims.map(({ m, claim }) => workflowTaskGrant(uow.tx, m, claim, historyFrom)),
+        );
+        for (const [i, { m, claim }] of claims.entries())
+          taken.push({ m, task: claim.task, grant: read[i]! });
         // The runs are independent: their tasks run side by side, then complete one by one.
         const now = runNow ? await Promise.all(taken.map(({ grant }) => runNow(grant))) : [];
         const grants: WorkflowTaskGrant[] = [];
@@ -291,21 +301,24 @@ export class Engine {
     sticky?: StickyQueue,
   ): Promise<WorkflowTaskOutcome> {
     let run: Mutation | undefined;
-    const outcome = await this.transact(async (uow): Promise<WorkflowTaskOutcome> => {
-      const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
-      run = m;
-      return this.completeIn(
-        uow,
-        m,
-        task as TaskRecord<'workflow'> | undefined,
-        grant.claim,
-        commands,
-        identity,
-        flags,
-        eager,
-        sticky,
-      );
-    });
+    const outcome = await this.transact(
+      async (uow): Promise<WorkflowTaskOutcome> => {
+        const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
+        run = m;
+        return this.completeIn(
+          uow,
+          m,
+          task as TaskRecord<'workflow'> | undefined,
+          grant.claim,
+          commands,
+          identity,
+          flags,
+          eager,
+          sticky,
+        );
+      },
+      { reads: { runId: grant.runId, taskKey: grant.claim.key } },
+    );
     // Read after the transaction: effects on other runs may have recorded more on this one.
     if (outcome.accepted && run) outcome.recorded = roundTrip(run.events);
     return outcome;
@@ -385,11 +398,14 @@ export class Engine {
     failure: FailureInfo,
     identity: string,
   ): Promise<void> {
-    return this.transact(async (uow) => {
-      const { m, task: row } = await uow.requireWithTask(grant.runId, grant.claim.key);
-      const task = row as TaskRecord<'workflow'> | undefined;
-      failWorkflowTask(m, task, grant.claim, cause, failure, identity);
-    });
+    return this.transact(
+      async (uow) => {
+        const { m, task: row } = await uow.requireWithTask(grant.runId, grant.claim.key);
+        const task = row as TaskRecord<'workflow'> | undefined;
+        failWorkflowTask(m, task, grant.claim, cause, failure, identity);
+      },
+      { reads: { runId: grant.runId, taskKey: grant.claim.key } },
+    );
   }
 
   /** Claims up to `max` activity tasks of `taskQueue`. Touches no run state: an attempt starting costs one row update. */
@@ -729,38 +745,41 @@ export class Engine {
     const ranNow = new TasksRanNow();
     let next: WorkflowTaskGrant | undefined;
     try {
-      next = await this.transact(async (uow) => {
-        const ran = ranNow.begin();
-        const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
-        apply(m, task as TaskRecord<'activity'> | undefined);
-        const { state } = m;
-        if (
-          !eager ||
-          state.taskQueue !== eager.taskQueue ||
-          !eager.workflowTypes.has(state.workflowType) ||
-          (state.sticky && state.sticky.name !== eager.stickyQueue) ||
-          (eager.onlyIfRunNow && !eager.runNow)
-        )
+      next = await this.transact(
+        async (uow) => {
+          const ran = ranNow.begin();
+          const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
+          apply(m, task as TaskRecord<'activity'> | undefined);
+          const { state } = m;
+          if (
+            !eager ||
+            state.taskQueue !== eager.taskQueue ||
+            !eager.workflowTypes.has(state.workflowType) ||
+            (state.sticky && state.sticky.name !== eager.stickyQueue) ||
+            (eager.onlyIfRunNow && !eager.runNow)
+          )
+            return undefined;
+          const scheduled = m.tasks.find(isReadyWorkflowTaskPut);
+          if (!scheduled) return undefined;
+          const ready = { task: scheduled.task, workflowTask: structuredClone(state.workflowTask) };
+          const claim = claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
+          if (!claim) return undefined;
+          scheduled.task = claim.task;
+          const next = await workflowTaskGrant(uow.tx, m, claim, eager.historyFrom);
+          const run = await eager.runNow?.(next);
+          if (!run && eager.onlyIfRunNow) {
+            // Not claimed after all: the task stays ready for a poller, as scheduled.
+            scheduled.task = ready.task;
+            state.workflowTask = ready.workflowTask;
+            return undefined;
+          }
+          if (!run) return next;
+          const outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
+          ran.push({ task: run, run: m, outcome });
           return undefined;
-        const scheduled = m.tasks.find(isReadyWorkflowTaskPut);
-        if (!scheduled) return undefined;
-        const ready = { task: scheduled.task, workflowTask: structuredClone(state.workflowTask) };
-        const claim = claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
-        if (!claim) return undefined;
-        scheduled.task = claim.task;
-        const next = await workflowTaskGrant(uow.tx, m, claim, eager.historyFrom);
-        const run = await eager.runNow?.(next);
-        if (!run && eager.onlyIfRunNow) {
-          // Not claimed after all: the task stays ready for a poller, as scheduled.
-          scheduled.task = ready.task;
-          state.workflowTask = ready.workflowTask;
-          return undefined;
-        }
-        if (!run) return next;
-        const outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
-        ran.push({ task: run, run: m, outcome });
-        return undefined;
-      });
+        },
+        { reads: { runId: grant.runId, taskKey: grant.claim.key } },
+      );
     } catch (error) {
       ranNow.settle(false);
       throw error;

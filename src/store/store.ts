@@ -95,6 +95,16 @@ export interface ListExecutionsOptions {
   before?: { startTime: number; runId: string };
 }
 
+/** What a transaction says of itself ahead, so that a store may prepare for it. */
+export interface TransactionOptions {
+  /**
+   * The run and task the work reads first (with `getExecutionAndTask`): a store that batches
+   * transactions may read and lock those of a whole batch in one go. Only a hint: the work must
+   * still read them.
+   */
+  reads?: { runId: string; taskKey: string };
+}
+
 /** A wake-up hint, emitted after a commit. */
 export type StoreHint =
   | { type: 'task-ready'; kind: TaskKind; taskQueue: string }
@@ -125,7 +135,10 @@ export interface Store {
   readonly sharedByProcesses: boolean;
   /** The time every engine on this store uses: the system clock, or a test's virtual clock. */
   readonly clock: Clock;
-  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  transaction<T>(
+    work: (tx: StoreTransaction) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T>;
   getExecution(runId: string): Promise<ExecutionState | undefined>;
   /** The given run of `workflowId`, or its latest run. */
   findExecution(workflowId: string, runId?: string): Promise<ExecutionSummary | undefined>;

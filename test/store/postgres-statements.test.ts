@@ -9,7 +9,7 @@ import pg from 'pg';
 import { PendingWrites } from '../../src/store/postgres/pending-writes.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
-import type { StoreHint } from '../../src/store/store.ts';
+import type { StoreHint, StoreTransaction } from '../../src/store/store.ts';
 import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
 import { activityTask, execution, waitFor, workflowTask } from './records.ts';
 
@@ -171,6 +171,62 @@ describe('notifications', () => {
     } finally {
       await a.close();
       await b.close();
+      await drop();
+    }
+  });
+});
+
+describe('batches', () => {
+  /** Transactions queued behind one that holds the only lane run together, as one batch. */
+  async function batched(
+    store: PostgresStore,
+    units: ((tx: StoreTransaction) => Promise<unknown>)[],
+    reads?: { runId: string; taskKey: string },
+  ): Promise<PromiseSettledResult<unknown>[]> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const lane = new Promise<void>((resolve) => (holding = resolve));
+    const blocker = store.transaction(async (tx) => {
+      await tx.getExecution('nobody');
+      holding();
+      await held;
+    });
+    await lane;
+    const results = Promise.allSettled(units.map((work) => store.transaction(work, { reads })));
+    release();
+    await blocker;
+    return results;
+  }
+
+  test('a unit reads what the units before it in its batch wrote, not what was read ahead for it', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url, { batchLanes: 1 });
+    try {
+      const task = workflowTask('run-b', { state: 'claimed', claimToken: 1 });
+      await store.transaction(async (tx) => {
+        await tx.insertExecution(execution({ runId: 'run-b', workflowId: 'wf-b', nextEventId: 1 }));
+        await tx.applyTaskChanges([{ op: 'put', task }]);
+      });
+      const step = async (tx: StoreTransaction) => {
+        const { state } = await tx.getExecutionAndTask('run-b', task.key);
+        await tx.updateExecution({ ...state!, nextEventId: state!.nextEventId + 1 });
+      };
+      const failing = async (tx: StoreTransaction) => {
+        await step(tx);
+        throw new Error('an engine error: this unit alone is rolled back');
+      };
+      const results = await batched(store, [step, failing, step, step], {
+        runId: 'run-b',
+        taskKey: task.key,
+      });
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+      );
+      assert.equal((await store.getExecution('run-b'))?.nextEventId, 4);
+    } finally {
+      await store.close();
       await drop();
     }
   });

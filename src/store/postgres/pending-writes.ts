@@ -83,6 +83,23 @@ export class PendingWrites {
     this.searchAttributes.set(runId, values);
   }
 
+  /** Adds the writes of `later` (another unit, after this one's) as if they had been made here. */
+  absorb(later: PendingWrites): void {
+    this.events.push(...later.events);
+    for (const [runId, values] of later.inserted) this.inserted.set(runId, values);
+    for (const [runId, values] of later.updated) {
+      if (this.inserted.has(runId)) this.inserted.set(runId, values);
+      else this.updated.set(runId, values);
+    }
+    // Its deletions of whole runs came before its own puts (which it kept), after all of ours.
+    for (const runId of later.deletedRuns) {
+      for (const key of this.tasks.keys()) if (key.startsWith(`${runId}/`)) this.tasks.delete(key);
+      this.deletedRuns.add(runId);
+    }
+    for (const [key, task] of later.tasks) this.tasks.set(key, task);
+    for (const [runId, values] of later.searchAttributes) this.searchAttributes.set(runId, values);
+  }
+
   /** The statement and its parameters; `notify` (a payload) is sent in the same statement. */
   toStatement(notify?: { channel: string; payload: string }): {
     name?: string;

@@ -34,6 +34,7 @@ import type {
   Store,
   StoreHint,
   StoreTransaction,
+  TransactionOptions,
 } from '../store.ts';
 import { HintListeners } from '../hints.ts';
 import { breaksConnection, isTransient } from './errors.ts';
@@ -52,6 +53,7 @@ import {
   type TaskRow,
 } from '../rows.ts';
 import { migratePostgres, quoteIdent } from './migrations.ts';
+import { PostgresBatch } from './batch.ts';
 import { StatementPipeline } from './statement-pipeline.ts';
 
 export interface PostgresStoreOptions {
@@ -87,6 +89,7 @@ const CHANNEL = 'keel_hints';
 
 interface Unit {
   work: (tx: StoreTransaction) => Promise<unknown>;
+  options: TransactionOptions | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -262,10 +265,13 @@ export class PostgresStore implements Store {
     for (const hint of message.hints) this.listeners.emit(hint);
   }
 
-  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  transaction<T>(
+    work: (tx: StoreTransaction) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError(`${this.location} is closed.`));
     const running = new Promise<T>((resolve, reject) => {
-      this.queue.push({ work: work, resolve: resolve as Unit['resolve'], reject });
+      this.queue.push({ work, options, resolve: resolve as Unit['resolve'], reject });
     });
     // Tracked so that close() lets work that callers were promised finish first.
     const tracked = running.then(
@@ -330,22 +336,26 @@ export class PostgresStore implements Store {
   /**
    * Runs the units in one transaction and settles them after COMMIT. A unit whose work throws (an
    * engine error, not a database one) is rejected alone; a database error throws, and nothing of
-   * the batch is committed or settled. Statements are pipelined: only reads are waited for.
+   * the batch is committed or settled. Statements are pipelined, only reads are waited for, and the
+   * units share what was read ahead for them and one write statement (see `PostgresBatch`).
    */
-  private async commitBatch(batch: Unit[]): Promise<void> {
+  private async commitBatch(units: Unit[]): Promise<void> {
     const client = await this.connectWithRetry();
     const pipeline = new StatementPipeline(client);
+    const batch = new PostgresBatch(pipeline);
     let broken: Error | undefined;
     const settled: { unit: Unit; ok: boolean; value: unknown }[] = [];
     const hints: StoreHint[] = [];
     const announced: StoreHint[] = [];
     try {
       // A lock wait past lock_timeout fails the batch (and its units run alone) instead of waiting
-      // for deadlock detection. Sent with the first unit's first read.
+      // for deadlock detection.
       void pipeline.send(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
-      for (const unit of batch) {
+      batch.readAhead(units.flatMap((unit) => (unit.options?.reads ? [unit.options.reads] : [])));
+      for (const unit of units) {
         const tx = new PostgresTransaction(
           pipeline,
+          batch,
           () => void pipeline.send('SAVEPOINT unit'),
           this.partitionOrder,
         );
@@ -359,24 +369,13 @@ export class PostgresStore implements Store {
           settled.push({ unit, ok: false, value: error });
           continue;
         }
+        tx.end();
+        if (tx.wroteEarly) void pipeline.send('RELEASE SAVEPOINT unit');
         hints.push(...tx.hints);
         announced.push(...tx.announced);
-        // The last unit's write statement carries the batch's NOTIFY: one statement fewer.
-        const last = unit === batch[batch.length - 1];
-        tx.flush(last ? this.notification(announced) : undefined);
-        tx.finished = true;
-        if (tx.wroteEarly) void pipeline.send('RELEASE SAVEPOINT unit');
         settled.push({ unit, ok: true, value });
       }
-      if (!settled.at(-1)?.ok) {
-        const notify = this.notification(announced);
-        if (notify)
-          void pipeline.send({
-            name: 'keel_notify',
-            text: 'SELECT pg_notify($1, $2)',
-            values: [notify.channel, notify.payload],
-          });
-      }
+      batch.flush(this.notification(announced));
       // COMMIT of a transaction that a failed statement aborted answers ROLLBACK, not an error:
       // drain() reports that failure.
       void pipeline.send('COMMIT');

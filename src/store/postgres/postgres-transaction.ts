@@ -1,8 +1,8 @@
 /**
- * One unit of work on PostgreSQL. Reads go to the database at once (taking row locks); writes are
- * held in `PendingWrites` and sent as one statement when the unit ends, or before a read that could
- * depend on them. Writes are pipelined (nobody waits for them), so a unit of a batch costs one
- * round trip per read: its writes travel with the next read or with COMMIT.
+ * One unit of work on PostgreSQL, inside a batch (see `PostgresBatch`). Reads go to the database at
+ * once (taking row locks), or come from what the batch read ahead; writes are held in
+ * `PendingWrites`, and join the batch's when the unit ends. Everything is pipelined: a read waits
+ * only for its own answer, and the held writes travel with the next read or with COMMIT.
  */
 import type pg from 'pg';
 import { StoreError } from '../../common/errors.ts';
@@ -13,6 +13,7 @@ import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
 import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.ts';
 import { hintsOfTaskPut } from '../hints.ts';
 import type { StoreHint, StoreTransaction } from '../store.ts';
+import type { PostgresBatch } from './batch.ts';
 import { PendingWrites } from './pending-writes.ts';
 import type { StatementPipeline } from './statement-pipeline.ts';
 
@@ -36,6 +37,7 @@ export class PostgresTransaction implements StoreTransaction {
 
   constructor(
     private readonly pipeline: StatementPipeline,
+    private readonly batch: PostgresBatch,
     /** Called before the first early write of the unit (the batch sets a savepoint). */
     private readonly beforeEarlyWrite: () => void,
     /** The queue partitions in the order the next claim reads them. */
@@ -50,31 +52,34 @@ export class PostgresTransaction implements StoreTransaction {
     }
   }
 
-  /** A read: pending writes go first, so that the read sees them. */
+  /** A read: the writes held so far (the batch's, then this unit's) go first, so that it sees them. */
   private async read<R extends pg.QueryResultRow>(
     name: string,
     text: string,
     values: unknown[],
   ): Promise<R[]> {
     this.check();
+    this.batch.flush();
     if (!this.pending.empty) {
       if (!this.wroteEarly) this.beforeEarlyWrite();
       this.wroteEarly = true;
-      this.flush();
+      this.batch.absorb(this.pending);
+      this.pending = new PendingWrites();
+      this.batch.flush();
     }
     return this.pipeline.send<R>({ name, text, values });
   }
 
-  /** Sends the held writes (and `notify`, if given) as one statement, without waiting for it. */
-  flush(notify?: { channel: string; payload: string }): void {
+  /** The unit succeeded: its held writes join the batch's. */
+  end(): void {
     this.check();
-    if (this.pending.empty && !notify) return;
-    const statement = this.pending.toStatement(notify);
-    this.pending = new PendingWrites();
-    void this.pipeline.send(statement);
+    this.finished = true;
+    this.batch.absorb(this.pending);
   }
 
   async getExecution(runId: string): Promise<ExecutionState | undefined> {
+    const ahead = this.batch.runAhead(runId);
+    if (ahead) return (await ahead).state;
     const [row] = await this.read<{ state: string }>(
       'keel_lock_execution',
       'SELECT state FROM executions WHERE run_id = $1 FOR UPDATE',
@@ -84,6 +89,8 @@ export class PostgresTransaction implements StoreTransaction {
   }
 
   async tryGetExecution(runId: string): Promise<ExecutionState | 'locked' | undefined> {
+    const ahead = this.batch.runAhead(runId); // held by this transaction already
+    if (ahead) return (await ahead).state;
     // One round trip: the row if it is free, and whether it exists at all.
     const [row] = await this.read<{ state: string | null; present: boolean }>(
       'keel_try_lock_execution',
@@ -99,6 +106,8 @@ export class PostgresTransaction implements StoreTransaction {
     runId: string,
     taskKey: string,
   ): Promise<{ state: ExecutionState | undefined; task: TaskRecord | undefined }> {
+    const ahead = this.batch.runAhead(runId, taskKey);
+    if (ahead) return ahead;
     // The materialized CTE is scanned first, so the run is locked before the task (the lock order).
     const [row] = await this.read<Partial<TaskRow> & { run_state: string }>(
       'keel_lock_execution_and_task',
@@ -132,11 +141,13 @@ export class PostgresTransaction implements StoreTransaction {
 
   async insertExecution(state: ExecutionState): Promise<void> {
     this.check();
+    this.batch.writing([state.runId]);
     this.pending.insertExecution(state);
   }
 
   async updateExecution(state: ExecutionState): Promise<void> {
     this.check();
+    this.batch.writing([state.runId]);
     this.pending.updateExecution(state);
     const updated: StoreHint = { type: 'run-updated', runId: state.runId };
     this.hints.push(updated);
@@ -151,6 +162,7 @@ export class PostgresTransaction implements StoreTransaction {
 
   async appendEvents(runId: string, events: HistoryEvent[]): Promise<void> {
     this.check();
+    this.batch.writing([runId]);
     this.pending.appendEvents(runId, events);
   }
 
@@ -161,6 +173,8 @@ export class PostgresTransaction implements StoreTransaction {
   }
 
   async getTask(key: string): Promise<TaskRecord | undefined> {
+    const ahead = this.batch.taskAhead(runOfTaskKey(key), key);
+    if (ahead) return (await ahead).task;
     const [row] = await this.read<TaskRow>(
       'keel_lock_task',
       `SELECT ${TASK_COLUMNS} FROM tasks WHERE key = $1 FOR UPDATE`,
@@ -171,6 +185,11 @@ export class PostgresTransaction implements StoreTransaction {
 
   async applyTaskChanges(changes: TaskChange[]): Promise<void> {
     this.check();
+    this.batch.writing(
+      changes.map((c) =>
+        c.op === 'put' ? c.task.runId : c.op === 'delete' ? runOfTaskKey(c.key) : c.runId,
+      ),
+    );
     this.pending.applyTaskChanges(changes);
     for (const change of changes) {
       if (change.op !== 'put') continue;
@@ -243,6 +262,12 @@ export class PostgresTransaction implements StoreTransaction {
     values: Record<string, SearchAttributeValue>,
   ): Promise<void> {
     this.check();
+    this.batch.writing([runId]);
     this.pending.replaceSearchAttributes(runId, values);
   }
+}
+
+/** The run a task belongs to: task keys begin with the run id and a slash (`taskKey` in src/state/tasks.ts). */
+function runOfTaskKey(key: string): string {
+  return key.slice(0, key.indexOf('/'));
 }

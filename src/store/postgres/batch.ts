@@ -1,0 +1,106 @@
+/**
+ * What the units of one PostgreSQL batch (one physical transaction) share, so that a batch of N
+ * units costs a few statements rather than two per unit:
+ *
+ * - **Reads ahead.** Units that say which run and task they read first (`TransactionOptions.reads`:
+ *   completions of workflow and activity tasks, most of the load) have those rows read and locked
+ *   for the whole batch in one round trip, sent with BEGIN: runs first, then tasks, each in key
+ *   order, so that batches lock in the same order. A unit gets its rows from there unless an
+ *   earlier unit of the batch wrote to that run (then it reads the database, which has those
+ *   writes).
+ * - **Writes held back.** A finished unit's writes join the batch's, sent as one statement before
+ *   the next read that could depend on them, or with COMMIT.
+ */
+import type { ExecutionState } from '../../state/execution-state.ts';
+import type { TaskRecord } from '../../state/tasks.ts';
+import { taskFromRow, type TaskRow } from '../rows.ts';
+import { PendingWrites } from './pending-writes.ts';
+import { TASK_COLUMNS } from './postgres-transaction.ts';
+import type { StatementPipeline } from './statement-pipeline.ts';
+
+export class PostgresBatch {
+  /** Writes of the batch's finished units, not sent yet. */
+  private pending = new PendingWrites();
+  /** Runs the batch wrote to (sent or not): rows read ahead for them no longer say what is there. */
+  private readonly written = new Set<string>();
+  private readonly runsAhead = new Map<string, string | undefined>();
+  private readonly tasksAhead = new Map<string, TaskRow | undefined>();
+  /** Settles when the rows read ahead have arrived. */
+  private ahead: Promise<void> = Promise.resolve();
+
+  constructor(private readonly pipeline: StatementPipeline) {}
+
+  /**
+   * Reads and locks the runs and tasks that the batch's units will read first (sent, not awaited).
+   * A unit alone reads its own, in one statement rather than two.
+   */
+  readAhead(reads: { runId: string; taskKey: string }[]): void {
+    if (reads.length < 2) return;
+    const runIds = [...new Set(reads.map((r) => r.runId))].sort();
+    const keys = [...new Set(reads.map((r) => r.taskKey))].sort();
+    for (const runId of runIds) this.runsAhead.set(runId, undefined);
+    for (const key of keys) this.tasksAhead.set(key, undefined);
+    // Unnamed statements: planned for the arrays at hand, never a cached plan that scans.
+    const runs = this.pipeline.send<{ run_id: string; state: string }>({
+      text: 'SELECT run_id, state FROM executions WHERE run_id = ANY($1::text[]) ORDER BY run_id FOR UPDATE',
+      values: [runIds],
+    });
+    const tasks = this.pipeline.send<TaskRow>({
+      text: `SELECT ${TASK_COLUMNS} FROM tasks WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE`,
+      values: [keys],
+    });
+    this.ahead = Promise.all([runs, tasks]).then(([runRows, taskRows]) => {
+      for (const row of runRows) this.runsAhead.set(row.run_id, row.state);
+      for (const row of taskRows) this.tasksAhead.set(row.key, row);
+    });
+    // Its failure is the batch's, reported by the pipeline.
+    this.ahead.catch(() => undefined);
+  }
+
+  /**
+   * The run (and task) as read ahead, if they were and no unit has written to the run since;
+   * undefined at once otherwise (the caller then reads the database without delay).
+   */
+  runAhead(
+    runId: string,
+    taskKey?: string,
+  ): Promise<{ state: ExecutionState | undefined; task: TaskRecord | undefined }> | undefined {
+    if (!this.runsAhead.has(runId) || this.written.has(runId)) return undefined;
+    if (taskKey !== undefined && !this.tasksAhead.has(taskKey)) return undefined;
+    return this.ahead.then(() => {
+      const state = this.runsAhead.get(runId);
+      const task = taskKey === undefined ? undefined : this.tasksAhead.get(taskKey);
+      return {
+        state: state === undefined ? undefined : (JSON.parse(state) as ExecutionState),
+        task: task && taskFromRow(task),
+      };
+    });
+  }
+
+  /** A task as read ahead, if it was and no unit has written to its run since (as `runAhead`). */
+  taskAhead(runId: string, key: string): Promise<{ task: TaskRecord | undefined }> | undefined {
+    if (!this.tasksAhead.has(key) || this.written.has(runId)) return undefined;
+    return this.ahead.then(() => {
+      const row = this.tasksAhead.get(key);
+      return { task: row && taskFromRow(row) };
+    });
+  }
+
+  /** A unit is about to write to these runs. */
+  writing(runIds: Iterable<string>): void {
+    for (const runId of runIds) this.written.add(runId);
+  }
+
+  /** A unit finished: its writes join the batch's. */
+  absorb(writes: PendingWrites): void {
+    this.pending.absorb(writes);
+  }
+
+  /** Sends the held writes (and `notify`, if given) as one statement, without waiting for it. */
+  flush(notify?: { channel: string; payload: string }): void {
+    if (this.pending.empty && !notify) return;
+    const statement = this.pending.toStatement(notify);
+    this.pending = new PendingWrites();
+    void this.pipeline.send(statement);
+  }
+}

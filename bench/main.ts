@@ -86,6 +86,7 @@ try {
         node: process.version,
         ...(w3 ? { w3 } : {}),
         ...(replay ? { replay } : {}),
+        ...(postgres ? { postgres } : {}),
       }),
     );
   } else {
@@ -128,10 +129,15 @@ try {
     }
     if (postgres) {
       for (const c of postgres.configurations) {
+        const name = `postgres, ${c.workerProcesses} worker${c.workerProcesses > 1 ? 's' : ''}`;
         rows.push([
-          `postgres, ${c.workerProcesses} worker${c.workerProcesses > 1 ? 's' : ''}`,
+          name,
           `${c.throughputWorkflowsPerSecond} workflows/s; under load p50 ${c.underLoadLatencyMs.p50} ms, p99 ${c.underLoadLatencyMs.p99} ms; one at a time p50 ${c.serialLatencyMs.p50} ms, p99 ${c.serialLatencyMs.p99} ms`,
         ]);
+        const cpu = c.cpu
+          ? `; CPU per workflow: client ${c.cpu.msPerWorkflow.client} ms, workers ${c.cpu.msPerWorkflow.workers} ms, PostgreSQL ${c.cpu.msPerWorkflow.postgres} ms (${c.cpu.coresBusy} of ${c.cpu.cores} cores busy)`
+          : '';
+        rows.push(['', `${c.commitsPerWorkflow} commits per workflow${cpu}`]);
       }
       rows.push([
         'baseline: postgres',

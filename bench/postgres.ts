@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Client } from 'keel/client';
 import { PostgresStore } from 'keel/worker';
+import { setTimeout as delay } from 'node:timers/promises';
+import { countCpu, type CpuUse } from './cpu.ts';
 import { measureW3, type W3Figures } from './w3.ts';
 
 export const POSTGRES_BENCH_URL =
@@ -65,6 +67,19 @@ function startWorker(connection: string, taskQueue: string): Promise<ChildProces
 
 export interface PostgresConfigFigures extends W3Figures {
   workerProcesses: number;
+  /** Commits in the database per workflow during the throughput phase (group commit makes it < 5). */
+  commitsPerWorkflow?: number;
+  /** CPU per workflow by process group during the throughput phase (Linux). */
+  cpu?: CpuUse;
+}
+
+/** Transactions committed in the database so far (PostgreSQL's statistics; they lag up to ~1 s). */
+async function commitsSoFar(admin: pg.Client): Promise<number> {
+  await admin.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await admin.query<{ commits: string }>(
+    'SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()',
+  );
+  return Number(rows[0]?.commits ?? 0);
 }
 
 export async function benchPostgres(options: {
@@ -88,23 +103,43 @@ export async function benchPostgres(options: {
     const workers = await Promise.all(
       Array.from({ length: count }, () => startWorker(connection, taskQueue)),
     );
+    const admin = new pg.Client({ connectionString: POSTGRES_BENCH_URL });
+    await admin.connect();
     try {
+      let cpu: ReturnType<typeof countCpu> | undefined;
+      let commits = 0;
+      let cpuUse: CpuUse | undefined;
+      // Statistics reach pg_stat_database when a backend goes idle: a pause lets them arrive.
+      const settle = () => delay(1_500);
+      const measured = await measureW3(client, taskQueue, {
+        total: options.total,
+        concurrency: options.concurrency,
+        latencyRuns: options.latencyRuns,
+        warmup: 30,
+        aroundThroughput: {
+          before: async () => {
+            await settle();
+            commits = await commitsSoFar(admin);
+            cpu = countCpu(workers.map((w) => w.pid!));
+          },
+          after: async () => {
+            cpuUse = cpu!.stop(options.total);
+            await settle();
+            commits = (await commitsSoFar(admin)) - commits;
+          },
+        },
+      });
       figures.push({
         workerProcesses: count,
-        ...(await measureW3(client, taskQueue, {
-          total: options.total,
-          concurrency: options.concurrency,
-          latencyRuns: options.latencyRuns,
-          warmup: 30,
-        })),
+        ...measured,
+        commitsPerWorkflow: Math.round((commits / options.total) * 100) / 100,
+        ...(cpuUse ? { cpu: cpuUse } : {}),
       });
     } finally {
       for (const worker of workers) worker.kill('SIGTERM');
       await Promise.all(workers.filter((w) => w.exitCode === null).map((w) => once(w, 'exit')));
       await client.close();
       await store.close();
-      const admin = new pg.Client({ connectionString: POSTGRES_BENCH_URL });
-      await admin.connect();
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await admin.end();
     }

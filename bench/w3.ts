@@ -90,6 +90,8 @@ export async function measureW3(
     latencyRuns: number;
     warmup: number;
     log?: (line: string) => void;
+    /** Called right before and right after the throughput phase (to count what it cost). */
+    aroundThroughput?: { before(): Promise<void> | void; after(): Promise<void> | void };
   },
 ): Promise<W3Figures> {
   const { total, concurrency, latencyRuns, log } = options;
@@ -111,6 +113,7 @@ export async function measureW3(
   log?.(`Throughput: ${total} workflows, up to ${concurrency} in flight ...`);
   const loadLatencies: number[] = [];
   let next = 0;
+  await options.aroundThroughput?.before();
   const throughputStart = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(concurrency, total) }, async () => {
@@ -121,6 +124,7 @@ export async function measureW3(
     }),
   );
   const throughputSeconds = (performance.now() - throughputStart) / 1000;
+  await options.aroundThroughput?.after();
 
   log?.(`Latency: ${latencyRuns} workflows one at a time ...`);
   const serialLatencies: number[] = [];

@@ -2,7 +2,7 @@
  * A worker in its own process for the fault tests:
  * `node ... fault-worker.ts <connection> <taskQueue> <identity>`, with `KEEL_FAULT_DIR` (journal
  * and gates), `KEEL_FAULT_ROLE` and optionally `KEEL_FAULT_STICKY_MS` (the sticky queue's
- * schedule-to-start timeout) in the environment. Prints "ready" once polling, and every
+ * schedule-to-start timeout) and `KEEL_RUN_NOW` in the environment. Prints "ready" once polling, and every
  * warning or error the worker logs as a `[warn] ...` / `[error] ...` line on stdout (tests wait for
  * "no longer held", the refusal of a late completion).
  */
@@ -18,6 +18,8 @@ const worker = await Worker.create({
   workflows,
   activities,
   pollIntervalMs: 200,
+  // KEEL_RUN_NOW=off: every workflow task runs after the transaction that claimed it.
+  runWorkflowTasksNow: process.env.KEEL_RUN_NOW !== 'off',
   ...(process.env.KEEL_FAULT_STICKY_MS
     ? { stickyQueueScheduleToStartTimeout: Number(process.env.KEEL_FAULT_STICKY_MS) }
     : {}),

@@ -226,16 +226,18 @@ test('schedule-to-close stops retrying a failing activity when the next backoff 
   await withTestEnv(async (env) => {
     const probe = await setup(env);
     const started = Date.now();
+    // Attempts at about 0, 100 and 300 ms; the next (at 700) would pass the deadline. The last
+    // attempt ends some 200 ms before the deadline: its failure, not the timeout, closes it.
     const { handle, outcome } = await callCatching(env, 's2c-fast', 'failsFast', [], {
       scheduleToCloseTimeout: 500,
       startToCloseTimeout: '5s',
-      retry: { initialInterval: 100, backoffCoefficient: 1 },
+      retry: { initialInterval: 100, backoffCoefficient: 2 },
     });
     const failure = failureOf(outcome);
     assert.equal(failure.retryState, RetryState.TIMEOUT);
     assert.equal(failure.cause?.kind, 'ApplicationFailure');
     const attempts = probe.of('failsFast').length;
-    assert.ok(attempts >= 3 && attempts <= 5, `${attempts} attempts within 500 ms at 100 ms`);
+    assert.equal(attempts, 3, `${attempts} attempts within 500 ms at 100, then 200 ms`);
     assert.ok(Date.now() - started < 500 + 2000);
     const failed = eventsOfType(await historyOf(handle), 'ActivityTaskFailed');
     assert.equal(failed[0]?.attributes.retryState, 'TIMEOUT');

@@ -242,11 +242,17 @@ export class Engine {
             : [];
         const ready = [...sticky, ...shared];
         let left = false;
-        // Every run is locked at once, then every history read at once: two round trips for any
-        // number of tasks on a store that pipelines (the histories only once their runs are held).
-        const runs = await Promise.all(ready.map((task) => uow.tryLoad(task.runId)));
-        const claims: { m: Mutation; claim: NonNullable<ReturnType<typeof claimWorkflowTask>> }[] =
-          [];
+        // Each run's lock and, right behind it, its history: the reads of a transaction run in the
+        // order made (see StoreTransaction), so each history is read with its run held, and a store
+        // that pipelines answers them all in one round trip. (The history of a run found locked is
+        // read for nothing: its task is left.)
+        const reads = ready.map((task) => {
+          const run = uow.tryLoad(task.runId);
+          const history = uow.tx.readHistory(task.runId, historyFrom(task.runId));
+          history.catch(() => undefined); // awaited below if used; a failure fails the transaction
+          return { run, history };
+        });
+        const runs = await Promise.all(reads.map((read) => read.run));
         for (const [i, task] of ready.entries()) {
           const m = runs[i];
           if (m === 'locked') {
@@ -259,13 +265,15 @@ export class Engine {
             continue;
           }
           m.put(claim.task);
-          claims.push({ m, claim });
+          const grant = await workflowTaskGrant(
+            uow.tx,
+            m,
+            claim,
+            historyFrom,
+            await reads[i]!.history,
+          );
+          taken.push({ m, task: claim.task, grant });
         }
-        const read = await Promise.all(
-          claims.map(({ m, claim }) => workflowTaskGrant(uow.tx, m, claim, historyFrom)),
-        );
-        for (const [i, { m, claim }] of claims.entries())
-          taken.push({ m, task: claim.task, grant: read[i]! });
         // The runs are independent: their tasks run side by side, then complete one by one.
         const now = runNow ? await Promise.all(taken.map(({ grant }) => runNow(grant))) : [];
         const grants: WorkflowTaskGrant[] = [];
@@ -276,7 +284,7 @@ export class Engine {
             continue;
           }
           const outcome = await this.completeRanNow(uow, m, task, grant.claim, run, identity);
-          ran.push({ task: run, run: m, outcome });
+          ran.push({ task: run, run: m, outcome, startedEventId: grant.start.startedEventId });
         }
         return { grants, more: ready.length === max, left };
       });
@@ -761,13 +769,17 @@ export class Engine {
             return undefined;
           const scheduled = m.tasks.find(isReadyWorkflowTaskPut);
           if (!scheduled) return undefined;
-          const ready = { task: scheduled.task, workflowTask: structuredClone(state.workflowTask) };
+          // To undo the claim if the worker turns the task down and has no slot to run it later.
+          const ready = eager.onlyIfRunNow && {
+            task: scheduled.task,
+            workflowTask: structuredClone(state.workflowTask),
+          };
           const claim = claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
           if (!claim) return undefined;
           scheduled.task = claim.task;
           const next = await workflowTaskGrant(uow.tx, m, claim, eager.historyFrom);
           const run = await eager.runNow?.(next);
-          if (!run && eager.onlyIfRunNow) {
+          if (!run && ready) {
             // Not claimed after all: the task stays ready for a poller, as scheduled.
             scheduled.task = ready.task;
             state.workflowTask = ready.workflowTask;
@@ -775,7 +787,7 @@ export class Engine {
           }
           if (!run) return next;
           const outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
-          ran.push({ task: run, run: m, outcome });
+          ran.push({ task: run, run: m, outcome, startedEventId: next.start.startedEventId });
           return undefined;
         },
         { reads: { runId: grant.runId, taskKey: grant.claim.key } },
@@ -945,13 +957,19 @@ async function workflowTaskGrant(
   m: Mutation,
   claim: { task: TaskRecord<'workflow'>; start: WorkflowTaskStart },
   historyFrom: (runId: string) => number,
+  /** The stored history from `historyFrom(runId)`, if already read. */
+  read?: HistoryEvent[],
 ): Promise<WorkflowTaskGrant> {
   const { state } = m;
   const from = historyFrom(state.runId);
   // Nothing to read when every event the worker lacks is still in memory (the usual eager case:
   // its cached copy is current up to this transaction).
   const firstUnwritten = m.events[0]?.eventId ?? state.nextEventId;
-  const stored = firstUnwritten <= from ? [] : await tx.readHistory(state.runId, from);
+  const stored =
+    firstUnwritten <= from
+      ? []
+      : (read?.filter((e) => e.eventId < firstUnwritten) ??
+        (await tx.readHistory(state.runId, from)));
   // Events still in memory hold the caller's objects (an activity's result, say): copy them so that
   // the workflow sees exactly what a replay from the database will.
   const unwritten = roundTrip(m.events.filter((e) => e.eventId >= from));

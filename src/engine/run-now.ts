@@ -40,6 +40,8 @@ interface Ran {
   task: TaskRanNow;
   run: Mutation;
   outcome: WorkflowTaskOutcome;
+  /** The task's WorkflowTaskStarted id: the worker's copy has seen the events up to it. */
+  startedEventId: number;
 }
 
 /**
@@ -61,11 +63,14 @@ export class TasksRanNow {
   settle(committed: boolean): void {
     const last = committed ? this.invocations.at(-1) : undefined;
     for (const ran of this.invocations) {
-      for (const { task, run, outcome } of ran) {
+      for (const { task, run, outcome, startedEventId } of ran) {
         if (ran !== last) task.settle(undefined);
-        // Read after the transaction: effects on other runs may have recorded more on this one.
-        else
-          task.settle(outcome.accepted ? { ...outcome, recorded: roundTrip(run.events) } : outcome);
+        else if (!outcome.accepted) task.settle(outcome);
+        else {
+          // Read after the transaction: effects on other runs may have recorded more on this one.
+          const after = run.events.filter((e) => e.eventId > startedEventId);
+          task.settle({ ...outcome, recorded: roundTrip(after) });
+        }
       }
     }
   }

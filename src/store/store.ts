@@ -7,7 +7,9 @@
  * - `transaction(work)` runs `work` atomically: all its writes commit together or none do, and
  *   `work`'s promise settles only after the commit is durable. `work` must await nothing but the
  *   methods of its `StoreTransaction` (an implementation may run several units in one physical
- *   transaction: group commit).
+ *   transaction: group commit). Its calls take effect in the order made, even those made without
+ *   waiting for the ones before (an implementation may pipeline them): a read made right after a
+ *   lock sees the database as it is once the lock is held.
  * - Rows returned by `readyTasks` and `expiredTasks` are held by the transaction until it ends, so
  *   that two processes never claim the same task (one writer on SQLite; `FOR UPDATE SKIP LOCKED` on
  *   PostgreSQL). Claims are fenced by each task's `claimToken`.

@@ -24,7 +24,7 @@ import type {
   UpdateDefinition,
 } from '../runtime/definitions.ts';
 import type { HistoryEvent } from '../state/events.ts';
-import type { ExecutionState, UpdateState } from '../state/execution-state.ts';
+import type { UpdateState } from '../state/execution-state.ts';
 import { TaskState, type TaskRecord } from '../state/tasks.ts';
 import type { StoreHint } from '../store/store.ts';
 import type { ClientContext } from './client.ts';
@@ -95,12 +95,11 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
     const stopWaiting = this.context.onResultWait?.();
     try {
       for (;;) {
-        const state = await this.waitFor(
-          runId,
-          (s) => (s.status !== 'Running' ? s : undefined),
+        const { closing } = await this.waitFor(
+          () => this.engine.store.getOutcome(runId),
+          (outcome) => (outcome.status !== 'Running' ? outcome : undefined),
           (h) => h.type === 'run-closed' && h.runId === runId,
         );
-        const [closing] = await this.engine.store.readHistory(runId, state.nextEventId - 1);
         const next = closing && nextRunOf(closing);
         if (next) {
           runId = next;
@@ -326,7 +325,7 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
   ): Promise<unknown> {
     const target = runId || (await this.currentRunId());
     const update = await this.waitFor(
-      target,
+      () => this.engine.store.getExecution(target),
       (state) => {
         const u = state.updates?.[updateId];
         if (!u)
@@ -370,10 +369,10 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
     );
   }
 
-  /** Re-reads the run until `probe` returns a value, waking on matching hints (and polling as a fallback). */
-  private async waitFor<T>(
-    runId: string,
-    probe: (state: ExecutionState) => T | undefined,
+  /** Re-reads the run (with `read`) until `probe` returns a value, waking on matching hints (and polling as a fallback). */
+  private async waitFor<R, T>(
+    read: () => Promise<R | undefined>,
+    probe: (run: R) => T | undefined,
     relevant: (hint: StoreHint) => boolean,
   ): Promise<T> {
     const { store } = this.engine;
@@ -384,9 +383,9 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
     try {
       for (;;) {
         wakeup.reset();
-        const state = await store.getExecution(runId);
-        if (!state) throw this.notFound();
-        const value = probe(state);
+        const run = await read();
+        if (!run) throw this.notFound();
+        const value = probe(run);
         if (value !== undefined) return value;
         await wakeup.wait(POLL_MS);
       }

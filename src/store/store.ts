@@ -148,6 +148,13 @@ export interface Store {
   /** How many runs match a list filter. */
   countExecutions(query: string): Promise<number>;
   readHistory(runId: string, fromEventId?: number): Promise<HistoryEvent[]>;
+  /**
+   * The run's status and, once it is closed, the event that closed it (the last of its history),
+   * in one read: what a caller waiting for a result needs. Undefined if there is no such run.
+   */
+  getOutcome(
+    runId: string,
+  ): Promise<{ status: ExecutionStatus; closing?: HistoryEvent } | undefined>;
   getTask(key: string): Promise<TaskRecord | undefined>;
   /** Every search attribute name used so far, with its type. */
   searchAttributeTypes(): Promise<Map<string, SearchAttributeType>>;

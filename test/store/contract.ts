@@ -420,6 +420,35 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
           assert.equal(await getTask(store, 'r1/workflow'), undefined);
         }),
       );
+
+      test(
+        'getOutcome gives the status, and the closing event once the run is closed',
+        fresh(async ({ store }) => {
+          const run = execution({ runId: 'r1', nextEventId: 4 });
+          const closing = {
+            eventId: 4,
+            eventTime: 9_000,
+            eventType: 'WorkflowExecutionCompleted' as const,
+            attributes: { result: { total: 3 }, workflowTaskCompletedEventId: 3 },
+          };
+          await store.transaction(async (tx) => {
+            await tx.insertExecution(run);
+            await tx.appendEvents('r1', events(1, 3));
+          });
+          assert.deepEqual(await store.getOutcome('r1'), { status: 'Running' });
+          await store.transaction(async (tx) => {
+            await tx.appendEvents('r1', [closing]);
+            await tx.updateExecution({
+              ...run,
+              nextEventId: 5,
+              status: 'Completed',
+              closeTime: 9_000,
+            });
+          });
+          assert.deepEqual(await store.getOutcome('r1'), { status: 'Completed', closing });
+          assert.equal(await store.getOutcome('r2'), undefined);
+        }),
+      );
     });
 
     describe('tasks', () => {

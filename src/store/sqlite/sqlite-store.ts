@@ -14,7 +14,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../common/errors.ts';
-import type { ExecutionState } from '../../state/execution-state.ts';
+import type { ExecutionState, ExecutionStatus } from '../../state/execution-state.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
@@ -249,6 +249,16 @@ export class SqliteStore implements Store {
 
   async readHistory(runId: string, fromEventId = 1): Promise<HistoryEvent[]> {
     return (this.s.readHistoryOutside.all(runId, fromEventId) as EventRow[]).map(eventFromRow);
+  }
+
+  async getOutcome(
+    runId: string,
+  ): Promise<{ status: ExecutionStatus; closing?: HistoryEvent } | undefined> {
+    const row = this.s.outcome.get(runId) as
+      ({ status: ExecutionStatus } & Partial<EventRow>) | undefined;
+    if (!row) return undefined;
+    if (row.status === 'Running' || row.event_id == null) return { status: row.status };
+    return { status: row.status, closing: eventFromRow(row as EventRow) };
   }
 
   async getTask(key: string): Promise<TaskRecord | undefined> {
@@ -516,6 +526,11 @@ function prepareStatements(w: Database.Database, r: Database.Database) {
     ),
     runOf: r.prepare(
       `SELECT ${summaryColumns} FROM executions WHERE workflow_id = ? AND run_id = ?`,
+    ),
+    outcome: r.prepare(
+      `SELECT x.status, e.event_id, e.event_time, e.event_type, e.attributes FROM executions x
+       LEFT JOIN history_events e ON e.run_id = x.run_id AND e.event_id = x.history_length
+       WHERE x.run_id = ?`,
     ),
     readHistoryOutside: r.prepare(
       'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = ? AND event_id >= ? ORDER BY event_id',

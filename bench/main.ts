@@ -5,14 +5,15 @@
  *
  * Options: --json, --workflows N (2000), --concurrency N (100), --latency-runs N (300),
  * --synchronous full|normal (full), --only w3|replay, --store sqlite|postgres (postgres adds W3 with
- * 1, 2 and 4 worker processes on the local PostgreSQL, or $KEEL_BENCH_POSTGRES_URL).
+ * 1, 2 and 4 worker processes on the local PostgreSQL, or $KEEL_BENCH_POSTGRES_URL, and what
+ * PostgreSQL alone does with W3's statements under pgbench, if installed).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchReplay } from './replay.ts';
-import { benchPostgres, rawPostgresCommitsPerSecond } from './postgres.ts';
+import { benchPostgres, postgresAloneOnW3, rawPostgresCommitsPerSecond } from './postgres.ts';
 import { benchW3, round } from './w3.ts';
 
 function fail(message: string): never {
@@ -71,6 +72,7 @@ try {
     values.store === 'postgres' && values.only !== 'replay'
       ? {
           rawCommitsPerSecond8Clients: round(await rawPostgresCommitsPerSecond()),
+          postgresAloneOnW3: await postgresAloneOnW3(),
           configurations: await benchPostgres({
             processes: [1, 2, 4],
             total,
@@ -142,6 +144,13 @@ try {
       rows.push([
         'baseline: postgres',
         `${postgres.rawCommitsPerSecond8Clients} single-row commits/s with 8 connections`,
+      ]);
+      const alone = postgres.postgresAloneOnW3;
+      rows.push([
+        'bound: postgres alone',
+        alone
+          ? `W3's statements by pgbench (bench/w3-statements.sql): ${alone.workflowsPerSecond8Clients} workflows/s with 8 connections; ${alone.msPerWorkflow1Client} ms per workflow with one`
+          : 'pgbench not found: not measured',
       ]);
     }
     const width = Math.max(...rows.map(([k]) => k.length));

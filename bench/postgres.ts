@@ -1,10 +1,13 @@
 /**
  * W3 on PostgreSQL with 1, 2 and 4 worker processes: the benchmark process is the client (starting
  * workflows, up to `concurrency` in flight, and waiting for their results through LISTEN/NOTIFY);
- * the workers run in their own processes on one schema. The baseline, measured in the same run, is
- * raw single-row commits per second with 8 connections (what pgbench measures).
+ * the workers run in their own processes on one schema. The baselines, measured in the same run, are
+ * raw single-row commits per second with 8 connections (what pgbench measures by default), and
+ * PostgreSQL alone running W3's statements under pgbench (`postgresAloneOnW3`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +49,73 @@ export async function rawPostgresCommitsPerSecond(clients = 8, seconds = 2): Pro
   await admin.query(`DROP TABLE ${table}`);
   await admin.end();
   return commits / elapsed;
+}
+
+/** pgbench of the PostgreSQL installed here, if there is one. */
+function findPgbench(): string | undefined {
+  const onPath = spawnSync('pgbench', ['--version'], { encoding: 'utf8' });
+  if (onPath.status === 0) return 'pgbench';
+  const dir = '/usr/lib/postgresql';
+  if (!existsSync(dir)) return undefined;
+  return readdirSync(dir)
+    .map((version) => join(dir, version, 'bin', 'pgbench'))
+    .find((path) => existsSync(path));
+}
+
+/**
+ * What PostgreSQL alone does with W3's statements (bench/w3-statements.sql, one script run per
+ * workflow) driven by pgbench, a C client that costs next to nothing: workflows/s over 8
+ * connections, and ms per workflow over one. The bound Keel's figures are measured against;
+ * undefined if pgbench is not installed.
+ */
+export async function postgresAloneOnW3(
+  seconds = 5,
+): Promise<{ workflowsPerSecond8Clients: number; msPerWorkflow1Client: number } | undefined> {
+  const pgbench = findPgbench();
+  if (!pgbench) return undefined;
+  const schema = `keel_bench_bound_${process.pid}`;
+  const url = new URL(POSTGRES_BENCH_URL);
+  url.searchParams.set('schema', schema);
+  const store = PostgresStore.open(url.toString());
+  await store.nextExpiry(); // Keel's own schema, migrated
+  await store.close();
+  const script = fileURLToPath(new URL('./w3-statements.sql', import.meta.url));
+  const run = (clients: number) => {
+    const result = spawnSync(
+      pgbench,
+      [
+        '-n',
+        '-M',
+        'prepared',
+        '-f',
+        script,
+        '-c',
+        String(clients),
+        '-j',
+        String(Math.min(clients, 2)),
+        '-T',
+        String(seconds),
+        POSTGRES_BENCH_URL,
+      ],
+      { encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c search_path=${schema}` } },
+    );
+    const tps = /tps = ([\d.]+)/.exec(result.stdout)?.[1];
+    const latency = /latency average = ([\d.]+) ms/.exec(result.stdout)?.[1];
+    if (result.status !== 0 || !tps || !latency)
+      throw new Error(`pgbench failed: ${result.stderr || result.stdout}`);
+    return { tps: Number(tps), latency: Number(latency) };
+  };
+  try {
+    return {
+      workflowsPerSecond8Clients: Math.round(run(8).tps),
+      msPerWorkflow1Client: Math.round(run(1).latency * 10) / 10,
+    };
+  } finally {
+    const admin = new pg.Client({ connectionString: POSTGRES_BENCH_URL });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
 }
 
 function startWorker(connection: string, taskQueue: string): Promise<ChildProcess> {

@@ -30,6 +30,19 @@ function withKnownAhead(runner: WorkflowRunner, history: HistoryEvent[]): Histor
   return [...runner.knownAhead.filter((e) => e.eventId < next), ...history];
 }
 
+/** Runs the task of `grant` on `runner`, given the history it lacks. */
+function runTask(
+  runner: WorkflowRunner,
+  grant: WorkflowTaskGrant,
+  history: HistoryEvent[],
+): Promise<Command[]> {
+  return runner.runTask({
+    startedEventId: grant.start.startedEventId,
+    history,
+    updates: grant.start.updates,
+  });
+}
+
 export class WorkflowTaskExecutor {
   readonly cache: WorkflowCache;
   private readonly locks = new Map<string, Promise<void>>();
@@ -123,11 +136,7 @@ export class WorkflowTaskExecutor {
     const release = this.hold(runId);
     let commands: Command[];
     try {
-      commands = await runner.runTask({
-        startedEventId: grant.start.startedEventId,
-        history,
-        updates: grant.start.updates,
-      });
+      commands = await runTask(runner, grant, history);
     } catch (error) {
       this.cache.delete(runId);
       return { result: this.taskFailure(grant, error), settle: release };
@@ -181,11 +190,7 @@ export class WorkflowTaskExecutor {
 
     let commands;
     try {
-      commands = await runner.runTask({
-        startedEventId: grant.start.startedEventId,
-        history,
-        updates: grant.start.updates,
-      });
+      commands = await runTask(runner, grant, history);
     } catch (error) {
       this.cache.delete(runId);
       const { cause, failure } = this.taskFailure(grant, error);

@@ -50,6 +50,35 @@ function setup() {
 const count = (events: HistoryEvent[], type: string) =>
   events.filter((e) => e.eventType === type).length;
 
+/**
+ * Runs threeSteps(10) on a worker armed to die on its third workflow task (after computing its
+ * commands, before recording them), then on a second worker to the end; returns both workers and
+ * the history.
+ */
+async function killedInThirdTask(
+  {
+    taskQueue,
+    client,
+    startWorker,
+  }: Pick<ReturnType<typeof setup>, 'taskQueue' | 'client' | 'startWorker'>,
+  workflowId: string,
+  env: Record<string, string> = {},
+) {
+  const first = await startWorker({ KEEL_CRASH_AT: 'workflow-task-before-complete:3', ...env });
+  const handle = await client.workflow.start('threeSteps', {
+    taskQueue,
+    workflowId,
+    args: [10],
+    workflowTaskTimeout: '1s',
+  });
+  const exit = await first.exited;
+  assert.equal(exit.signal, 'SIGKILL');
+  const second = await startWorker();
+  assert.equal(await handle.result(), 13);
+  const { events } = await handle.fetchHistory();
+  return { first, second, events };
+}
+
 test('a worker killed during an activity: the activity runs again after its start-to-close timeout, the workflow completes once', async () => {
   const { taskQueue, client, startWorker, journal } = setup();
   const first = await startWorker();
@@ -97,22 +126,11 @@ test('a worker killed during a workflow task: the task is delivered again, repla
   const { taskQueue, client, startWorker, journal } = setup();
   // Dies on its third workflow task, after computing commands and before recording them. Each task
   // runs after the transaction that claimed it, so the claim is recorded and the task times out.
-  const first = await startWorker({
-    KEEL_CRASH_AT: 'workflow-task-before-complete:3',
-    KEEL_RUN_NOW: 'off',
-  });
-  const handle = await client.workflow.start('threeSteps', {
-    taskQueue,
-    workflowId: 'killed-in-workflow-task',
-    args: [10],
-    workflowTaskTimeout: '1s',
-  });
-  const exit = await first.exited;
-  assert.equal(exit.signal, 'SIGKILL');
-
-  const second = await startWorker();
-  assert.equal(await handle.result(), 13);
-  const { events } = await handle.fetchHistory();
+  const { second, events } = await killedInThirdTask(
+    { taskQueue, client, startWorker },
+    'killed-in-workflow-task',
+    { KEEL_RUN_NOW: 'off' },
+  );
   assert.equal(count(events, 'WorkflowTaskTimedOut'), 1, 'the lost task timed out once');
   assert.equal(count(events, 'ActivityTaskScheduled'), 3, 'no activity scheduled twice');
   assert.deepEqual(
@@ -128,19 +146,10 @@ test('a worker killed during a workflow task run in the transaction of the activ
   const { taskQueue, client, startWorker, journal } = setup();
   // The third workflow task runs inside the transaction recording step b's result: the worker dies
   // there, before that transaction commits.
-  const first = await startWorker({ KEEL_CRASH_AT: 'workflow-task-before-complete:3' });
-  const handle = await client.workflow.start('threeSteps', {
-    taskQueue,
-    workflowId: 'killed-in-task-run-now',
-    args: [10],
-    workflowTaskTimeout: '1s',
-  });
-  const exit = await first.exited;
-  assert.equal(exit.signal, 'SIGKILL');
-
-  const second = await startWorker();
-  assert.equal(await handle.result(), 13);
-  const { events } = await handle.fetchHistory();
+  const { first, second, events } = await killedInThirdTask(
+    { taskQueue, client, startWorker },
+    'killed-in-task-run-now',
+  );
   assert.equal(count(events, 'WorkflowTaskTimedOut'), 0, 'no task was recorded as held');
   assert.equal(count(events, 'ActivityTaskScheduled'), 3, 'no activity scheduled twice');
   assert.equal(count(events, 'ActivityTaskCompleted'), 3, 'one recorded result per activity');

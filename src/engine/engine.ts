@@ -52,7 +52,7 @@ import type { Clock } from './clock.ts';
 import { applyEffects } from './effects.ts';
 import type { ActivityTaskGrant, QueryTaskGrant, WorkflowTaskGrant } from './grants.ts';
 import { UnitOfWork } from './unit-of-work.ts';
-import { TasksRanNow, type RunNow, type TaskRanNow } from './run-now.ts';
+import { TasksRanNow, type Ran, type RunNow, type TaskRanNow } from './run-now.ts';
 
 /** Random fencing tokens: 48 bits, so a stale holder matching a new claim is practically impossible. */
 const newClaimToken = (): number => randomInt(2 ** 48 - 1) + 1;
@@ -274,18 +274,30 @@ export class Engine {
           );
           taken.push({ m, task: claim.task, grant });
         }
-        // The runs are independent: their tasks run side by side, then complete one by one.
+        // The runs are independent: their tasks run side by side, then complete one by one. Each
+        // task run is recorded at once, so that it is settled even if this transaction fails.
         const now = runNow ? await Promise.all(taken.map(({ grant }) => runNow(grant))) : [];
         const grants: WorkflowTaskGrant[] = [];
+        const completions: { entry: Ran; task: TaskRecord<'workflow'>; claim: TaskClaim }[] = [];
         for (const [i, { m, task, grant }] of taken.entries()) {
           const run = now[i];
           if (!run) {
             grants.push(grant);
             continue;
           }
-          const outcome = await this.completeRanNow(uow, m, task, grant.claim, run, identity);
-          ran.push({ task: run, run: m, outcome, startedEventId: grant.start.startedEventId });
+          const entry: Ran = { task: run, run: m, startedEventId: grant.start.startedEventId };
+          ran.push(entry);
+          completions.push({ entry, task, claim: grant.claim });
         }
+        for (const { entry, task, claim } of completions)
+          entry.outcome = await this.completeRanNow(
+            uow,
+            entry.run,
+            task,
+            claim,
+            entry.task,
+            identity,
+          );
         return { grants, more: ready.length === max, left };
       });
     } catch (error) {
@@ -786,8 +798,9 @@ export class Engine {
             return undefined;
           }
           if (!run) return next;
-          const outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
-          ran.push({ task: run, run: m, outcome, startedEventId: next.start.startedEventId });
+          const entry: Ran = { task: run, run: m, startedEventId: next.start.startedEventId };
+          ran.push(entry); // at once: settled even if the rest of the transaction fails
+          entry.outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
           return undefined;
         },
         { reads: { runId: grant.runId, taskKey: grant.claim.key } },

@@ -36,12 +36,14 @@ export interface TaskRanNow {
  */
 export type RunNow = (grant: WorkflowTaskGrant) => Promise<TaskRanNow | undefined>;
 
-interface Ran {
+/** A task run now, recorded as soon as it ran (so that it is settled whatever happens next). */
+export interface Ran {
   task: TaskRanNow;
   run: Mutation;
-  outcome: WorkflowTaskOutcome;
   /** The task's WorkflowTaskStarted id: the worker's copy has seen the events up to it. */
   startedEventId: number;
+  /** Set once the transaction recorded the task. */
+  outcome?: WorkflowTaskOutcome;
 }
 
 /**
@@ -64,7 +66,7 @@ export class TasksRanNow {
     const last = committed ? this.invocations.at(-1) : undefined;
     for (const ran of this.invocations) {
       for (const { task, run, outcome, startedEventId } of ran) {
-        if (ran !== last) task.settle(undefined);
+        if (ran !== last || !outcome) task.settle(undefined);
         else if (!outcome.accepted) task.settle(outcome);
         else {
           // Read after the transaction: effects on other runs may have recorded more on this one.

@@ -137,6 +137,12 @@ export interface Store {
   readonly sharedByProcesses: boolean;
   /** The time every engine on this store uses: the system clock, or a test's virtual clock. */
   readonly clock: Clock;
+  /**
+   * Expiry hints for times further ahead than this may not reach other processes (PostgreSQL
+   * announces only the near ones): an expiry scanner must look at the store at least this often.
+   * Undefined: every hint reaches every listener.
+   */
+  readonly expiryHintHorizonMs?: number;
   transaction<T>(
     work: (tx: StoreTransaction) => Promise<T>,
     options?: TransactionOptions,

@@ -330,7 +330,15 @@ export class Worker {
   private async pollWorkflowTasks(): Promise<void> {
     // A worker without workflows must not claim workflow tasks it would only fail.
     if (this.workflowTypes.size === 0) return;
-    await this.poll('workflow', async (free, releaseOne) => {
+    await this.poll('workflow', async (reserved, releaseOne) => {
+      // Slots of tasks the claim ran in its transaction come back as they end; what is left of the
+      // reservation is for the tasks it hands over, then for queries.
+      let ranNow = 0;
+      const free = () => reserved - ranNow;
+      const released = () => {
+        ranNow++;
+        releaseOne();
+      };
       const { historyFrom } = this.workflowExecutor;
       // The sticky queue is read only when a task may wait there: an extra read on every poll
       // would cost more than it finds.
@@ -340,11 +348,11 @@ export class Worker {
       try {
         claimed = await this.engine.claimWorkflowTasks(
           this.taskQueue,
-          free,
+          reserved,
           this.identity,
           historyFrom,
           sticky,
-          this.runNowIn(releaseOne),
+          this.runNowIn(released),
         );
       } catch (error) {
         if (sticky) this.stickyMaybeReady = true;
@@ -358,12 +366,12 @@ export class Worker {
       // Queries share the workflow slots; they are answered from the cache or by replay. Claimed
       // only when one may be waiting: most wake-ups are for workflow tasks, and an empty claim
       // still costs a transaction.
-      if (jobs.length < free && this.queriesMaybeReady) {
+      if (jobs.length < free() && this.queriesMaybeReady) {
         this.queriesMaybeReady = false;
         try {
           const queries = await this.engine.claimQueryTasks(
             this.taskQueue,
-            free - jobs.length,
+            free() - jobs.length,
             this.identity,
           );
           jobs.push(
@@ -512,8 +520,10 @@ export class Worker {
   }
 
   /**
-   * `runNow` for a claim: a task it runs gives its slot back as soon as its transaction settled,
-   * before its eager activities start (whose results may bring the run's next task at once).
+   * `runNow` for a claim: a task it runs gives its slot back as soon as its transaction committed,
+   * before its eager activities start (whose results may bring the run's next task at once). A
+   * task of a transaction that did not commit keeps it: the store may run the claim again, and
+   * hand the task over then.
    */
   private runNowIn(releaseOne: () => void): RunNow | undefined {
     const { runNow } = this;
@@ -524,7 +534,7 @@ export class Worker {
         run && {
           ...run,
           settle: (outcome) => {
-            releaseOne();
+            if (outcome) releaseOne();
             run.settle(outcome);
           },
         }
@@ -560,11 +570,10 @@ export class Worker {
       }
       next = Math.min(next ?? Infinity, this.earliestHintDuringScan);
       const now = this.engine.clock.now();
+      // Hints of expiries further ahead than the store's horizon may never come: look again by then.
+      const longest = Math.min(this.pollIntervalMs, this.store.expiryHintHorizonMs ?? Infinity);
       // At least a few ms when something is due but was left (its run was busy): no busy loop.
-      const delay =
-        next === Infinity
-          ? this.pollIntervalMs
-          : Math.min(Math.max(5, next - now), this.pollIntervalMs);
+      const delay = next === Infinity ? longest : Math.min(Math.max(5, next - now), longest);
       this.nextExpiryWake = now + delay;
       if (delay > 0) await wakeup.wait(delay);
     }

@@ -130,7 +130,12 @@ export class WorkflowTaskExecutor {
     if (cached && (history[0]?.eventId ?? 0) > cached.lastEventId + 1) return undefined;
     if (!cached && (history[0]?.eventId !== 1 || history.length > RUN_NOW_MAX_REPLAY))
       return undefined;
-    const runner = cached ?? this.newRunner(grant.workflowType, runId, history[0]!);
+    let runner: WorkflowRunner | undefined;
+    try {
+      runner = cached ?? this.newRunner(grant.workflowType, runId, history[0]!);
+    } catch {
+      return undefined; // a malformed history: the ordinary path reports it
+    }
     if (!runner) return undefined;
     if (cached) cached.knownAhead = [];
     const release = this.hold(runId);
@@ -145,6 +150,7 @@ export class WorkflowTaskExecutor {
     crashPoint('workflow-task-before-complete');
     const eager = this.reserveActivities(commands);
     const sticky = this.dispatch.stickyQueue();
+    const ran = runner;
     return {
       result: { commands },
       ...(eager ? { eager } : {}),
@@ -153,7 +159,7 @@ export class WorkflowTaskExecutor {
         try {
           // Not recorded: the copy ran ahead of the history, and must be rebuilt by replay.
           if (!outcome) this.cache.delete(runId);
-          else this.completed(grant, runner, outcome);
+          else this.completed(grant, ran, outcome);
         } finally {
           if (eager)
             this.dispatch.releaseActivities(eager.max - (outcome?.eagerActivities.length ?? 0));

@@ -20,6 +20,7 @@ import { eventsOfType, historyOf, within } from '../fixtures/integration-support
 function observed(store: Store) {
   const writes: string[][] = [];
   let failWhen: ((appended: string[]) => boolean) | undefined;
+  let failTaskRead: ((key: string) => boolean) | undefined;
   const wrapped = new Proxy(store, {
     get(target, property) {
       if (property === 'transaction') {
@@ -29,6 +30,15 @@ function observed(store: Store) {
             const recording = new Proxy(tx, {
               get(inner, name) {
                 const value = Reflect.get(inner, name) as unknown;
+                if (name === 'getTask' && typeof value === 'function') {
+                  return (key: string) => {
+                    if (failTaskRead?.(key)) {
+                      failTaskRead = undefined;
+                      throw new Error(`injected: reading task ${key} failed`);
+                    }
+                    return (value as StoreTransaction['getTask']).call(inner, key);
+                  };
+                }
                 if (name !== 'appendEvents' || typeof value !== 'function') {
                   return typeof value === 'function' ? value.bind(inner) : value;
                 }
@@ -60,6 +70,9 @@ function observed(store: Store) {
     writes,
     failOnce: (when: (appended: string[]) => boolean) => {
       failWhen = when;
+    },
+    failTaskReadOnce: (when: (key: string) => boolean) => {
+      failTaskRead = when;
     },
   };
 }
@@ -163,3 +176,44 @@ test('a transaction that fails after its workflow task ran now records nothing: 
     await env.teardown();
   }
 });
+
+test(
+  'a task run now whose completion fails mid-way is let go: its run is not left locked in the worker, and the workflow completes',
+  { timeout: 30_000 },
+  async () => {
+    const env = await TestWorkflowEnvironment.createTimeSkipping();
+    const { store, failTaskReadOnce } = observed(env.store);
+    const executions: number[] = [];
+    const worker = await Worker.create({
+      store,
+      taskQueue: 'run-now-failing',
+      workflows,
+      activities: createRunNowActivities(executions),
+      handleSignals: false,
+      shutdownGraceTime: 10,
+      logger: { log() {} },
+    });
+    // The task that the short activity wakes cancels the long one; its completion reads the long
+    // one's task, and that read fails once: after the task ran, before its completion was recorded.
+    let failed = false;
+    failTaskReadOnce((key) => (failed = /\/activity\/\d+$/.test(key)));
+    try {
+      const result = await worker.runUntil(
+        within(
+          10_000,
+          'the result',
+          env.client.workflow.execute(workflows.cancelsTheOther, {
+            taskQueue: 'run-now-failing',
+            workflowId: 'fails-mid-completion',
+            args: [5],
+          }),
+        ),
+      );
+      assert.equal(result, 6);
+      assert.equal(failed, true, 'the injected failure happened');
+      assert.deepEqual(executions, [5, 5], 'the short activity ran again, its first result lost');
+    } finally {
+      await env.teardown();
+    }
+  },
+);

@@ -97,7 +97,7 @@ interface Unit {
 
 /**
  * Expiry hints due later than this are not announced to other processes: their expiry scanners
- * look at the database at least this often (the workers' default `pollIntervalMs`).
+ * look at the database at least this often (`Store.expiryHintHorizonMs`).
  */
 const ANNOUNCED_EXPIRY_HORIZON_MS = 1000;
 /** Units per batch: bounds how long one transaction holds its row locks. */
@@ -131,6 +131,7 @@ const typeParsers = {
 export class PostgresStore implements Store {
   readonly location: string;
   readonly sharedByProcesses = true;
+  readonly expiryHintHorizonMs = ANNOUNCED_EXPIRY_HORIZON_MS;
   /** The queue partition the next claim starts at: each claim starts at the next one. */
   private nextPartition = randomInt(QUEUE_PARTITIONS);
   readonly clock: Clock;

@@ -57,10 +57,12 @@ export class PostgresTransaction implements StoreTransaction {
     name: string,
     text: string,
     values: unknown[],
+    /** The statement writes too: the unit's savepoint must come first, so that it can be undone. */
+    writes = false,
   ): Promise<R[]> {
     this.check();
     this.batch.flush();
-    if (!this.pending.empty) {
+    if (!this.pending.empty || writes) {
       if (!this.wroteEarly) this.beforeEarlyWrite();
       this.wroteEarly = true;
       this.batch.absorb(this.pending);
@@ -253,6 +255,7 @@ export class PostgresTransaction implements StoreTransaction {
       'keel_sa_register',
       'INSERT INTO search_attribute_types (name, type) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (name) DO NOTHING',
       [names, names.map((n) => types[n])],
+      true,
     );
     return this.checkSearchAttributeTypes(types);
   }

@@ -2,7 +2,7 @@
  * Fault: a kill storm (issue 5, "Faults, tested with real processes").
  *
  * Four worker processes share one fresh PostgreSQL schema and run 2,000 W3 workflows (three
- * activities in sequence, input + 3) that this test starts in chunks. While they run, every 2-3 s
+ * activities in sequence, input + 3) that this test starts in chunks. While they run, every 1-2 s
  * one worker is killed with SIGKILL (no cleanup: its claims, open transactions and connections die
  * with it) and a replacement is started. Activity start-to-close and workflow task timeouts are 2 s,
  * so the work a killed worker held is redelivered quickly.
@@ -31,7 +31,7 @@ before(async () => void (release = await exclusiveFaultRun()), { timeout: 300_00
 after(() => release?.());
 
 test(
-  'kill storm: 4 workers, one SIGKILLed every 2-3 s, run 2,000 W3 workflows; each completes once with clean history',
+  'kill storm: 4 workers, one SIGKILLed every 1-2 s, run 2,000 W3 workflows; each completes once with clean history',
   { timeout: 115_000 },
   async (t) => {
     const schema = freshSchema('keel_faults');
@@ -63,15 +63,15 @@ test(
       const live = await Promise.all(Array.from({ length: WORKERS }, spawn));
       const begun = Date.now();
 
-      // Kills every 2-3 s (kill to kill), among the workers that are up; replacements start meanwhile.
+      // Kills every 1-2 s (kill to kill), among the workers that are up; replacements start meanwhile.
       let kills = 0;
       const killTimes: number[] = [];
       const replacements: Promise<void>[] = [];
       const spawnErrors: string[] = [];
       killer = (async () => {
-        for (let next = Date.now() + 2000 + Math.random() * 1000; !finished;) {
+        for (let next = Date.now() + 1000 + Math.random() * 1000; !finished;) {
           await sleepUnless(next - Date.now(), () => finished);
-          next += 2000 + Math.random() * 1000;
+          next += 1000 + Math.random() * 1000;
           if (finished || live.length === 0) continue;
           const [victim] = live.splice(Math.floor(Math.random() * live.length), 1);
           await victim!.kill();

@@ -40,6 +40,36 @@ describe('statement pipeline', () => {
     }
   });
 
+  test('statements sent in the same tick leave in one write to the socket', async () => {
+    const client = await connect({ pipeline: true });
+    try {
+      const socket = (client as unknown as { connection: { stream: import('node:net').Socket } })
+        .connection.stream;
+      const before = socket.bytesWritten;
+      let writes = 0;
+      const count = () => writes++;
+      // A socket's writes end in _write (one chunk) or _writev (chunks held back by cork).
+      const write = socket._write.bind(socket);
+      const writev = socket._writev!.bind(socket);
+      socket._write = (...args) => (count(), write(...args));
+      socket._writev = (...args) => (count(), writev(...args));
+      const pipeline = new StatementPipeline(client);
+      void pipeline.send('BEGIN');
+      void pipeline.send({ text: 'SELECT $1::int AS a', values: [1] });
+      const rows = pipeline.send<{ b: number }>({ text: 'SELECT $1::int AS b', values: [2] });
+      void pipeline.send('COMMIT');
+      assert.deepEqual(await rows, [{ b: 2 }]);
+      await pipeline.drain();
+      assert.equal(writes, 1, 'four statements, one write');
+      assert.ok(socket.bytesWritten > before);
+      // A statement sent after the answers came is written on its own.
+      await pipeline.send('SELECT 1');
+      assert.equal(writes, 2);
+    } finally {
+      await client.end();
+    }
+  });
+
   test('after a failure every later statement and drain() report that first failure, and nothing commits', async () => {
     const client = await connect({ pipeline: true });
     const table = `keel_pipe_${process.pid}`;

@@ -10,6 +10,7 @@ import { openStore } from '../store/open-store.ts';
 import type { ExecutionSummary, Store } from '../store/store.ts';
 import type { Workflow, WorkflowResultType, WorkflowStartOptions } from './types.ts';
 import { WorkflowHandle } from './workflow-handle.ts';
+import { HintLog } from './hint-log.ts';
 
 export interface ClientOptions {
   /** An open store (shared with a worker in the same process, say). Give this or `connection`. */
@@ -112,7 +113,16 @@ export class WorkflowClient {
     workflow: W | string,
     options: WorkflowStartOptions<W>,
   ): Promise<WorkflowResultType<W>> {
-    return (await this.start(workflow, options)).result();
+    // Listening from before the start: the run's close is heard without a read to begin with.
+    const log = new HintLog(this.engine.store, (hint) => hint.type === 'run-closed');
+    try {
+      const { firstExecutionRunId, started } = await this.startRun(workflow, options, {});
+      const handle = this.handle<W>(options.workflowId, undefined, firstExecutionRunId);
+      // A run that was already running (USE_EXISTING) may have closed before the log began.
+      return await handle.resultHeard(started ? log : undefined);
+    } finally {
+      log.close();
+    }
   }
 
   /**

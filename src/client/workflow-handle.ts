@@ -28,6 +28,7 @@ import type { UpdateState } from '../state/execution-state.ts';
 import { TaskState, type TaskRecord } from '../state/tasks.ts';
 import type { StoreHint } from '../store/store.ts';
 import type { ClientContext } from './client.ts';
+import { HintLog } from './hint-log.ts';
 import type {
   Workflow,
   WorkflowExecutionDescription,
@@ -91,6 +92,14 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
    * (continue-as-new, retries) to the last one.
    */
   async result(): Promise<WorkflowResultType<W>> {
+    return this.resultHeard(undefined);
+  }
+
+  /**
+   * @internal `result()`; with `log`, begun before the run started, the first run's close is
+   * noticed without reading first (and, when its hint carries the outcome, without any read).
+   */
+  async resultHeard(log: HintLog | undefined): Promise<WorkflowResultType<W>> {
     let runId = this.runId ?? this.firstExecutionRunId ?? (await this.currentRunId());
     const stopWaiting = this.context.onResultWait?.();
     try {
@@ -99,9 +108,12 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
           () => this.engine.store.getOutcome(runId),
           (outcome) => (outcome.status !== 'Running' ? outcome : undefined),
           (h) => h.type === 'run-closed' && h.runId === runId,
+          { carried: (h) => (h.type === 'run-closed' ? h.outcome : undefined), log },
         );
         const next = closing && nextRunOf(closing);
         if (next) {
+          // The next run may have closed before the log was narrowed to it: it is read first.
+          log = undefined;
           runId = next;
           continue;
         }
@@ -369,28 +381,42 @@ export class WorkflowHandle<W extends Workflow = Workflow> {
     );
   }
 
-  /** Re-reads the run (with `read`) until `probe` returns a value, waking on matching hints (and polling as a fallback). */
+  /**
+   * Waits until `probe` returns a value for the run: reads it (with `read`), then again on each
+   * `relevant` hint, or takes it from the hint when `carried` finds it there; polls as a fallback.
+   * With a `log` begun before the awaited change could happen, the first read is skipped.
+   */
   private async waitFor<R, T>(
     read: () => Promise<R | undefined>,
     probe: (run: R) => T | undefined,
     relevant: (hint: StoreHint) => boolean,
+    options: { carried?: (hint: StoreHint) => R | undefined; log?: HintLog | undefined } = {},
   ): Promise<T> {
-    const { store } = this.engine;
-    const wakeup = new Wakeup();
-    const unsubscribe = store.subscribe((hint) => {
-      if (relevant(hint) || hint.type === 'external-change') wakeup.notify();
-    });
+    const log = options.log ?? new HintLog(this.engine.store, relevant);
+    log.only(relevant);
     try {
+      let mustRead = !options.log;
       for (;;) {
-        wakeup.reset();
-        const run = await read();
-        if (!run) throw this.notFound();
-        const value = probe(run);
-        if (value !== undefined) return value;
-        await wakeup.wait(POLL_MS);
+        if (mustRead) {
+          log.take(); // what was heard so far, the read sees
+          const run = await read();
+          if (!run) throw this.notFound();
+          const value = probe(run);
+          if (value !== undefined) return value;
+        }
+        mustRead = !(await log.wait(POLL_MS));
+        for (const hint of log.take()) {
+          const run = hint.type === 'external-change' ? undefined : options.carried?.(hint);
+          if (run === undefined) {
+            mustRead = true;
+            continue;
+          }
+          const value = probe(run);
+          if (value !== undefined) return value;
+        }
       }
     } finally {
-      unsubscribe();
+      if (!options.log) log.close();
     }
   }
 }

@@ -1,5 +1,8 @@
 /** What both stores do with hints: tell their listeners, and derive them from task writes. */
 import { TaskState, type TaskRecord } from '../state/tasks.ts';
+import type { ExecutionState } from '../state/execution-state.ts';
+import type { HistoryEvent } from '../state/events.ts';
+import { roundTrip } from '../common/payload.ts';
 import type { StoreHint } from './store.ts';
 
 /** A store's hint listeners. Hints are advisory: a listener that throws must not disturb the store or the other listeners. */
@@ -33,4 +36,20 @@ export function hintsOfTaskPut(task: TaskRecord): StoreHint[] {
   if (task.kind === 'query' && task.data.answer)
     hints.push({ type: 'query-answered', key: task.key });
   return hints;
+}
+
+/**
+ * The hint of a run updated to a closed status, with its outcome if `appended` (the last event the
+ * transaction appended to the run) is the closing event: copied, as a read would give it.
+ */
+export function runClosedHint(
+  state: ExecutionState,
+  appended: HistoryEvent | undefined,
+): StoreHint {
+  const closing = appended?.eventId === state.nextEventId - 1 ? appended : undefined;
+  return {
+    type: 'run-closed',
+    runId: state.runId,
+    ...(closing ? { outcome: { status: state.status, closing: roundTrip(closing) } } : {}),
+  };
 }

@@ -108,10 +108,21 @@ export interface TransactionOptions {
 }
 
 /** A wake-up hint, emitted after a commit. */
+/** A run's status and, once it is closed, the event that closed it (the last of its history). */
+export interface RunOutcome {
+  status: ExecutionStatus;
+  closing?: HistoryEvent;
+}
+
 export type StoreHint =
   | { type: 'task-ready'; kind: TaskKind; taskQueue: string }
   | { type: 'expiry'; at: number }
-  | { type: 'run-closed'; runId: string }
+  /**
+   * The run closed. `outcome`, when present, is what `getOutcome` now reads (a copy): a waiter needs
+   * no read. Absent when the closing event was not written in the same transaction, or (PostgreSQL)
+   * did not fit in the notification.
+   */
+  | { type: 'run-closed'; runId: string; outcome?: RunOutcome }
   /** The run's state changed (an update progressed, a signal arrived, ...). */
   | { type: 'run-updated'; runId: string }
   /** A worker answered the query stored under `key`. */
@@ -158,9 +169,7 @@ export interface Store {
    * The run's status and, once it is closed, the event that closed it (the last of its history),
    * in one read: what a caller waiting for a result needs. Undefined if there is no such run.
    */
-  getOutcome(
-    runId: string,
-  ): Promise<{ status: ExecutionStatus; closing?: HistoryEvent } | undefined>;
+  getOutcome(runId: string): Promise<RunOutcome | undefined>;
   getTask(key: string): Promise<TaskRecord | undefined>;
   /** Every search attribute name used so far, with its type. */
   searchAttributeTypes(): Promise<Map<string, SearchAttributeType>>;

@@ -241,3 +241,46 @@ test('a second Client on the same file sees the runs of the first, and the other
     }
   });
 });
+
+test('execute() takes the result from the run-closed hint, without reading it; a result too big for a notification is read', async () => {
+  await withTestEnv(async (env) => {
+    // A read is due after "anything may have changed" (PostgreSQL's LISTEN connection coming up).
+    let changes = 0;
+    env.store.subscribe((hint) => hint.type === 'external-change' && changes++);
+    await setup(env);
+    let reads = 0;
+    const store = new Proxy(env.store, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (property === 'getOutcome')
+          return (runId: string) => (reads++, target.getOutcome(runId));
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const client = new Client({ store });
+    try {
+      const execute = (workflowId: string, value: string) =>
+        within(
+          10_000,
+          workflowId,
+          client.workflow.execute(workflows.echoAfter, {
+            taskQueue: env.taskQueue,
+            workflowId,
+            args: [value, 0],
+          }),
+        );
+      for (const id of ['heard-1', 'heard-2', 'heard-3']) assert.equal(await execute(id, id), id);
+      assert.ok(reads <= changes, `${reads} reads, ${changes} external changes`);
+      // PostgreSQL's notifications hold under 8000 bytes: the hint comes alone, and the outcome is
+      // read (SQLite's hints are in-process, and carry it).
+      const big = 'x'.repeat(10_000);
+      assert.equal(await execute('big', big), big);
+      // A handle's result() listens only from its call on: it reads first.
+      reads = 0;
+      assert.equal(await client.workflow.getHandle('heard-1').result(), 'heard-1');
+      assert.equal(reads, 1);
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -960,6 +960,38 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       );
 
       test(
+        "'run-closed' carries the outcome when the closing event was appended in the same transaction",
+        fresh(async ({ store }) => {
+          const { hints } = recordHints((l) => store.subscribe(l));
+          const run = execution({ runId: 'r1', nextEventId: 4 });
+          const closing = {
+            eventId: 4,
+            eventTime: 9_000,
+            eventType: 'WorkflowExecutionCompleted' as const,
+            attributes: { result: { total: 3 }, workflowTaskCompletedEventId: 3 },
+          };
+          await store.transaction(async (tx) => {
+            await tx.insertExecution(run);
+            await tx.appendEvents('r1', events(1, 3));
+          });
+          await store.transaction(async (tx) => {
+            await tx.appendEvents('r1', [closing]);
+            await tx.updateExecution({ ...run, nextEventId: 5, status: 'Completed' });
+          });
+          await waitFor(() => hints.some((h) => h.type === 'run-closed'), 'run-closed');
+          const [hint] = hints.filter((h) => h.type === 'run-closed');
+          assert.deepEqual(hint, {
+            type: 'run-closed',
+            runId: 'r1',
+            outcome: { status: 'Completed', closing },
+          });
+          // What a read gives, and a copy: the engine's objects stay its own.
+          assert.deepEqual(hint.outcome, await store.getOutcome('r1'));
+          assert.notEqual(hint.outcome?.closing, closing);
+        }),
+      );
+
+      test(
         'none for a failed transaction',
         fresh(async ({ store }) => {
           const run = execution({ runId: 'r1' });

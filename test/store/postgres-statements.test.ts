@@ -204,6 +204,50 @@ describe('notifications', () => {
       await drop();
     }
   });
+
+  test("a run's outcome goes with its run-closed hint when it fits in a notification, else the hint alone", async () => {
+    const { url, drop } = freshSchema();
+    const a = PostgresStore.open(url);
+    const b = PostgresStore.open(url);
+    try {
+      await b.nextExpiry();
+      const heard: StoreHint[] = [];
+      b.subscribe((hint) => heard.push(hint));
+      await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener');
+      const close = async (runId: string, result: string) => {
+        const run = execution({ runId, workflowId: runId, nextEventId: 2 });
+        await a.transaction((tx) => tx.insertExecution(run));
+        const closing = {
+          eventId: 2,
+          eventTime: 5,
+          eventType: 'WorkflowExecutionCompleted' as const,
+          attributes: { result, workflowTaskCompletedEventId: 1 },
+        };
+        await a.transaction(async (tx) => {
+          await tx.appendEvents(runId, [closing]);
+          await tx.updateExecution({ ...run, nextEventId: 3, status: 'Completed' });
+        });
+        await waitFor(
+          () => heard.some((h) => h.type === 'run-closed' && h.runId === runId),
+          `${runId} closed`,
+        );
+        return { closing, hint: heard.find((h) => h.type === 'run-closed' && h.runId === runId) };
+      };
+      const small = await close('run-small', 'ok');
+      assert.deepEqual(small.hint, {
+        type: 'run-closed',
+        runId: 'run-small',
+        outcome: { status: 'Completed', closing: small.closing },
+      });
+      // 10,000 characters: over NOTIFY's limit of 8000 bytes.
+      const big = await close('run-big', 'x'.repeat(10_000));
+      assert.deepEqual(big.hint, { type: 'run-closed', runId: 'run-big' });
+    } finally {
+      await a.close();
+      await b.close();
+      await drop();
+    }
+  });
 });
 
 describe('batches', () => {

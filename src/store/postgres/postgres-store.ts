@@ -100,6 +100,8 @@ interface Unit {
  * look at the database at least this often (`Store.expiryHintHorizonMs`).
  */
 const ANNOUNCED_EXPIRY_HORIZON_MS = 1000;
+/** NOTIFY payloads must be shorter than 8000 bytes (PostgreSQL's default limit), with room to spare. */
+const MAX_NOTIFY_PAYLOAD = 7900;
 /** Units per batch: bounds how long one transaction holds its row locks. */
 const MAX_BATCH = 64;
 /** Units waiting behind a running batch that open another lane (see `pump`). */
@@ -415,8 +417,10 @@ export class PostgresStore implements Store {
       }
       batch.flush(this.notification(announced));
       // COMMIT of a transaction that a failed statement aborted answers ROLLBACK, not an error:
-      // drain() reports that failure.
-      void pipeline.send('COMMIT');
+      // drain() reports that failure. The lock timeout is for row locks, not for COMMIT: one that
+      // NOTIFYs waits for the database-wide lock that orders notifying commits (held through each
+      // one's WAL flush), and giving up there would fail a whole batch whenever the disk is slow.
+      void pipeline.send('SET LOCAL lock_timeout = 0; COMMIT');
       await pipeline.drain();
     } catch (error) {
       if (breaksConnection(error)) broken = error as Error;
@@ -444,7 +448,8 @@ export class PostgresStore implements Store {
    * expiry hints only the earliest is sent, and only if it is due within a poll interval: every
    * process's expiry scanner looks at the database at least that often anyway (leases, due in
    * seconds, would otherwise wake every process on every claim). Payloads are limited to 8000
-   * bytes, so a big batch says "anything changed".
+   * bytes: a big batch sends its run-closed hints without their outcomes, a bigger one says
+   * "anything changed".
    */
   private notification(hints: StoreHint[]): { channel: string; payload: string } | undefined {
     const horizon = this.clock.now() + ANNOUNCED_EXPIRY_HORIZON_MS;
@@ -457,14 +462,14 @@ export class PostgresStore implements Store {
     }
     if (earliest !== undefined) sent.push({ type: 'expiry', at: earliest });
     if (sent.length === 0) return undefined;
-    const payload = JSON.stringify({ origin: this.origin, hints: sent });
-    return {
-      channel: CHANNEL,
-      payload:
-        payload.length < 7900
-          ? payload
-          : JSON.stringify({ origin: this.origin, hints: [{ type: 'external-change' }] }),
-    };
+    const payload = (hints: StoreHint[]) => JSON.stringify({ origin: this.origin, hints });
+    let text = payload(sent);
+    // Too big: the outcomes go first (their waiters read them instead), then the hints themselves.
+    const tooBig = () => Buffer.byteLength(text) >= MAX_NOTIFY_PAYLOAD;
+    if (tooBig())
+      text = payload(sent.map((h) => (h.type === 'run-closed' ? { ...h, outcome: undefined } : h)));
+    if (tooBig()) text = payload([{ type: 'external-change' }]);
+    return { channel: CHANNEL, payload: text };
   }
 
   private async query<R extends pg.QueryResultRow>(

@@ -11,7 +11,7 @@ import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
 import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.ts';
-import { hintsOfTaskPut } from '../hints.ts';
+import { hintsOfTaskPut, runClosedHint } from '../hints.ts';
 import type { StoreHint, StoreTransaction } from '../store.ts';
 import type { PostgresBatch } from './batch.ts';
 import { PendingWrites } from './pending-writes.ts';
@@ -34,6 +34,8 @@ export class PostgresTransaction implements StoreTransaction {
   /** Set once this unit sent writes before its end: its batch must be able to undo them alone. */
   wroteEarly = false;
   private pending = new PendingWrites();
+  /** The last event appended to each run: a closing one goes with the run-closed hint. */
+  private lastAppended = new Map<string, HistoryEvent>();
 
   constructor(
     private readonly pipeline: StatementPipeline,
@@ -156,7 +158,7 @@ export class PostgresTransaction implements StoreTransaction {
     // Only a client waiting for an update listens for run-updated: most changes concern nobody else.
     if (state.updates && Object.keys(state.updates).length > 0) this.announced.push(updated);
     if (state.status !== 'Running') {
-      const closed: StoreHint = { type: 'run-closed', runId: state.runId };
+      const closed = runClosedHint(state, this.lastAppended.get(state.runId));
       this.hints.push(closed);
       this.announced.push(closed);
     }
@@ -166,6 +168,8 @@ export class PostgresTransaction implements StoreTransaction {
     this.check();
     this.batch.writing([runId]);
     this.pending.appendEvents(runId, events);
+    const last = events.at(-1);
+    if (last) this.lastAppended.set(runId, last);
   }
 
   async readHistory(runId: string, fromEventId: number): Promise<HistoryEvent[]> {

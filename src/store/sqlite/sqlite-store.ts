@@ -27,7 +27,7 @@ import type {
   StoreHint,
   StoreTransaction,
 } from '../store.ts';
-import { HintListeners, hintsOfTaskPut } from '../hints.ts';
+import { HintListeners, hintsOfTaskPut, runClosedHint } from '../hints.ts';
 import { migrate } from './migrations.ts';
 import { compileSqliteFilter } from '../../visibility/sqlite-filter.ts';
 import {
@@ -300,6 +300,8 @@ export class SqliteStore implements Store {
 class SqliteTransaction implements StoreTransaction {
   readonly hints: StoreHint[] = [];
   finished = false;
+  /** The last event appended to each run: a closing one goes with the run-closed hint. */
+  private lastAppended = new Map<string, HistoryEvent>();
 
   constructor(private readonly s: ReturnType<typeof prepareStatements>) {}
 
@@ -396,7 +398,8 @@ class SqliteTransaction implements StoreTransaction {
       state.runId,
     );
     this.hints.push({ type: 'run-updated', runId: state.runId });
-    if (state.status !== 'Running') this.hints.push({ type: 'run-closed', runId: state.runId });
+    if (state.status !== 'Running')
+      this.hints.push(runClosedHint(state, this.lastAppended.get(state.runId)));
   }
 
   async appendEvents(runId: string, events: HistoryEvent[]): Promise<void> {
@@ -409,6 +412,8 @@ class SqliteTransaction implements StoreTransaction {
         e.eventType,
         JSON.stringify(e.attributes),
       );
+    const last = events.at(-1);
+    if (last) this.lastAppended.set(runId, last);
   }
 
   async readHistory(runId: string, fromEventId: number): Promise<HistoryEvent[]> {

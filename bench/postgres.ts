@@ -185,7 +185,7 @@ export async function benchPostgres(options: {
         total: options.total,
         concurrency: options.concurrency,
         latencyRuns: options.latencyRuns,
-        warmup: 30,
+        warmup: 500,
         aroundThroughput: {
           before: async () => {
             await settle();

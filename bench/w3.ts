@@ -50,7 +50,7 @@ export async function benchW3({
     total,
     concurrency,
     latencyRuns,
-    warmup: 50,
+    warmup: 500,
     log,
   });
   worker.shutdown();
@@ -77,7 +77,7 @@ export interface W3Figures {
 }
 
 /**
- * Runs W3 through `client` on `taskQueue` (workers already polling): `warmup` workflows unmeasured,
+ * Runs W3 through `client` on `taskQueue` (workers already polling): `warmup` workflows unmeasured (as many in flight),
  * then `total` with up to `concurrency` in flight (throughput and latency under load), then
  * `latencyRuns` one at a time.
  */
@@ -107,22 +107,28 @@ export async function measureW3(
     return performance.now() - started;
   };
 
-  // Warm-up: JIT and caches, not measured.
-  for (let i = 0; i < options.warmup; i++) await runOne(`warmup-${i}`, i);
+  /** `count` workflows, up to `concurrency` in flight; their latencies. */
+  const runMany = async (prefix: string, count: number): Promise<number[]> => {
+    const latencies: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, count) }, async () => {
+        while (next < count) {
+          const i = next++;
+          latencies.push(await runOne(`${prefix}-${i}`, i));
+        }
+      }),
+    );
+    return latencies;
+  };
+
+  // Warm-up, not measured: the same load, until the JIT compiled the hot paths of every process.
+  await runMany('warmup', options.warmup);
 
   log?.(`Throughput: ${total} workflows, up to ${concurrency} in flight ...`);
-  const loadLatencies: number[] = [];
-  let next = 0;
   await options.aroundThroughput?.before();
   const throughputStart = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, total) }, async () => {
-      while (next < total) {
-        const i = next++;
-        loadLatencies.push(await runOne(`load-${i}`, i));
-      }
-    }),
-  );
+  const loadLatencies = await runMany('load', total);
   const throughputSeconds = (performance.now() - throughputStart) / 1000;
   await options.aroundThroughput?.after();
 

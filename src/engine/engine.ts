@@ -8,6 +8,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '../
 import type { FailureInfo } from '../common/failure-converter.ts';
 import { uuid7 } from '../common/ids.ts';
 import { roundTrip } from '../common/payload.ts';
+import { copyEvents } from '../state/event-json.ts';
 import {
   cancelActivityTask,
   claimActivityTask,
@@ -340,7 +341,7 @@ export class Engine {
       { reads: { runId: grant.runId, taskKey: grant.claim.key } },
     );
     // Read after the transaction: effects on other runs may have recorded more on this one.
-    if (outcome.accepted && run) outcome.recorded = roundTrip(run.events);
+    if (outcome.accepted && run) outcome.recorded = copyEvents(run.events);
     return outcome;
   }
 
@@ -985,7 +986,7 @@ async function workflowTaskGrant(
         (await tx.readHistory(state.runId, from)));
   // Events still in memory hold the caller's objects (an activity's result, say): copy them so that
   // the workflow sees exactly what a replay from the database will.
-  const unwritten = roundTrip(m.events.filter((e) => e.eventId >= from));
+  const unwritten = copyEvents(m.events.filter((e) => e.eventId >= from));
   const history = [...stored, ...unwritten, ...claim.start.transientEvents];
   return {
     claim: { key: claim.task.key, claimToken: claim.task.claimToken },

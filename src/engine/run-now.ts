@@ -7,7 +7,7 @@
  * either way; only the number of transactions changes.
  */
 import type { FailureInfo } from '../common/failure-converter.ts';
-import { roundTrip } from '../common/payload.ts';
+import { copyEvents } from '../state/event-json.ts';
 import type { Command } from '../state/commands.ts';
 import type { WorkflowTaskFailedCause } from '../state/events.ts';
 import type { StickyQueue } from '../state/execution-state.ts';
@@ -71,7 +71,7 @@ export class TasksRanNow {
         else {
           // Read after the transaction: effects on other runs may have recorded more on this one.
           const after = run.events.filter((e) => e.eventId > startedEventId);
-          task.settle({ ...outcome, recorded: roundTrip(after) });
+          task.settle({ ...outcome, recorded: copyEvents(after) });
         }
       }
     }

@@ -2,7 +2,7 @@
 import { TaskState, type TaskRecord } from '../state/tasks.ts';
 import type { ExecutionState } from '../state/execution-state.ts';
 import type { HistoryEvent } from '../state/events.ts';
-import { roundTrip } from '../common/payload.ts';
+import { copyEvents } from '../state/event-json.ts';
 import type { StoreHint } from './store.ts';
 
 /** A store's hint listeners. Hints are advisory: a listener that throws must not disturb the store or the other listeners. */
@@ -50,6 +50,6 @@ export function runClosedHint(
   return {
     type: 'run-closed',
     runId: state.runId,
-    ...(closing ? { outcome: { status: state.status, closing: roundTrip(closing) } } : {}),
+    ...(closing ? { outcome: { status: state.status, closing: copyEvents([closing])[0]! } } : {}),
   };
 }

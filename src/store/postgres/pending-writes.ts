@@ -5,6 +5,7 @@
  */
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
+import { jsonOfAttributes } from '../../state/event-json.ts';
 import type { SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { TaskChange, TaskRecord } from '../../state/tasks.ts';
 
@@ -48,7 +49,7 @@ export class PendingWrites {
         eventId: e.eventId,
         eventTime: e.eventTime,
         eventType: e.eventType,
-        attributes: JSON.stringify(e.attributes),
+        attributes: jsonOfAttributes(e.attributes),
       });
     }
   }

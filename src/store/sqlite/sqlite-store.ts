@@ -17,6 +17,7 @@ import { StoreError } from '../../common/errors.ts';
 import type { ExecutionState, ExecutionStatus } from '../../state/execution-state.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { HistoryEvent } from '../../state/events.ts';
+import { jsonOfAttributes } from '../../state/event-json.ts';
 import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
 import type {
@@ -410,7 +411,7 @@ class SqliteTransaction implements StoreTransaction {
         e.eventId,
         e.eventTime,
         e.eventType,
-        JSON.stringify(e.attributes),
+        jsonOfAttributes(e.attributes),
       );
     const last = events.at(-1);
     if (last) this.lastAppended.set(runId, last);

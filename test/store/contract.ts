@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { StoreError } from '../../src/common/errors.ts';
 import type { TaskChange, TaskRecord } from '../../src/state/tasks.ts';
+import type { HistoryEvent } from '../../src/state/events.ts';
 import type {
   ExecutionSummary,
   Store,
@@ -384,6 +385,23 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     });
 
     describe('history', () => {
+      test(
+        'payloads come back exactly as written: quotes, backslashes, braces, control and non-BMP characters',
+        fresh(async ({ store }) => {
+          const awkward = 'a "quoted" \\ back\\slash {brace} [x] , \n\t\u0001 \u2028 é 中文 😀 \'';
+          const written = events(1, 2).map((e) => ({
+            ...e,
+            attributes: {
+              ...e.attributes,
+              timerId: awkward,
+              nested: { [awkward]: [awkward, null, 1.5] },
+            },
+          })) as HistoryEvent[];
+          await store.transaction((tx) => tx.appendEvents('r1', written));
+          assert.deepEqual(await store.readHistory('r1'), written);
+        }),
+      );
+
       test(
         'readHistory returns appended events in order, from fromEventId on',
         fresh(async ({ store }) => {

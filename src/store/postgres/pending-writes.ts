@@ -119,35 +119,39 @@ export class PendingWrites {
     const shape: string[] = [];
     if (this.events.length > 0) {
       shape.push('e');
+      // One JSON array, the attributes in it as they are (json keeps their text verbatim): nothing
+      // to escape, unlike a text[] parameter, which pg escapes element by element.
+      const rows = this.events.map((x) =>
+        jsonRow({ r: x.runId, i: x.eventId, t: x.eventTime, y: x.eventType }, 'a', x.attributes),
+      );
       parts.push(`e AS (INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes)
-        SELECT * FROM ${unnest(this.events, [
-          [(x) => x.runId, 'text[]'],
-          [(x) => x.eventId, 'int[]'],
-          [(x) => x.eventTime, 'bigint[]'],
-          [(x) => x.eventType, 'text[]'],
-          [(x) => x.attributes, 'text[]'],
-        ])})`);
+        SELECT r, i, t, y, a::text FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+          AS x(r text, i int, t bigint, y text, a json))`);
     }
     if (this.inserted.size > 0) {
       shape.push('i');
+      const rows = [...this.inserted.values()].map((s) =>
+        jsonRow(
+          {
+            r: s.runId,
+            w: s.workflowId,
+            y: s.workflowType,
+            q: s.taskQueue,
+            s: s.status,
+            t: s.startTime,
+            c: s.closeTime,
+            h: s.historyLength,
+            m: s.memo,
+            a: s.searchAttributes,
+          },
+          'j',
+          s.json,
+        ),
+      );
       parts.push(`i AS (INSERT INTO executions (run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time,
           history_length, memo, search_attributes, state)
-        SELECT * FROM ${unnest(
-          [...this.inserted.values()],
-          [
-            [(s) => s.runId, 'text[]'],
-            [(s) => s.workflowId, 'text[]'],
-            [(s) => s.workflowType, 'text[]'],
-            [(s) => s.taskQueue, 'text[]'],
-            [(s) => s.status, 'text[]'],
-            [(s) => s.startTime, 'bigint[]'],
-            [(s) => s.closeTime, 'bigint[]'],
-            [(s) => s.historyLength, 'int[]'],
-            [(s) => s.memo, 'text[]'],
-            [(s) => s.searchAttributes, 'text[]'],
-            [(s) => s.json, 'text[]'],
-          ],
-        )})`);
+        SELECT r, w, y, q, s, t, c, h, m, a, j::text FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+          AS x(r text, w text, y text, q text, s text, t bigint, c bigint, h int, m text, a text, j json))`);
     }
     if (this.updated.size <= BY_KEY_MAX) {
       // A few runs (usually one): key lookups, which no plan can turn into a scan.
@@ -212,18 +216,25 @@ export class PendingWrites {
     }
     if (puts.length > 0) {
       shape.push('t');
+      const rows = written.map(({ task: t, data }) =>
+        jsonRow(
+          {
+            k: t.key,
+            n: t.kind,
+            r: t.runId,
+            q: t.taskQueue ?? null,
+            s: t.state,
+            e: t.expiresAt ?? null,
+            c: t.claimToken,
+            b: t.claimedBy ?? null,
+          },
+          'd',
+          data,
+        ),
+      );
       parts.push(`t AS (INSERT INTO tasks (key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data)
-        SELECT * FROM ${unnest(written, [
-          [(w) => w.task.key, 'text[]'],
-          [(w) => w.task.kind, 'text[]'],
-          [(w) => w.task.runId, 'text[]'],
-          [(w) => w.task.taskQueue ?? null, 'text[]'],
-          [(w) => w.task.state, 'text[]'],
-          [(w) => w.task.expiresAt ?? null, 'bigint[]'],
-          [(w) => w.task.claimToken, 'bigint[]'],
-          [(w) => w.task.claimedBy ?? null, 'text[]'],
-          [(w) => w.data, 'text[]'],
-        ])}
+        SELECT k, n, r, q, s, e, c, b, d::text FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+          AS x(k text, n text, r text, q text, s text, e bigint, c bigint, b text, d json)
         ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, run_id = excluded.run_id, task_queue = excluded.task_queue,
           state = excluded.state, expires_at = excluded.expires_at, claim_token = excluded.claim_token,
           claimed_by = excluded.claimed_by, data = excluded.data)`);
@@ -275,6 +286,18 @@ export class PendingWrites {
     const reachesRowsByKey = !shape.some((part) => ['u', 'd', 'r', 's'].includes(part));
     return reachesRowsByKey ? { name: `keel_w_${shape.join('')}`, text, values } : { text, values };
   }
+}
+
+/**
+ * One row of a `json_to_recordset` parameter: `columns` serialised, and `payload` (JSON text
+ * already) added under `key` as it is.
+ */
+function jsonRow(
+  columns: Record<string, string | number | null>,
+  key: string,
+  payload: string,
+): string {
+  return `${JSON.stringify(columns).slice(0, -1)},"${key}":${payload}}`;
 }
 
 /** An execution's columns, serialised when handed over: the engine keeps mutating its objects. */

@@ -1,8 +1,8 @@
 /** Conversions between database rows and the engine's records (the same column names in every store). */
-import type { ExecutionState } from '../state/execution-state.ts';
+import type { ExecutionState, ExecutionStatus } from '../state/execution-state.ts';
 import type { HistoryEvent } from '../state/events.ts';
 import type { TaskRecord } from '../state/tasks.ts';
-import type { ExecutionSummary } from './store.ts';
+import type { ExecutionSummary, RunOutcome } from './store.ts';
 
 export interface TaskRow {
   key: string;
@@ -58,6 +58,14 @@ export function eventFromRow(row: EventRow): HistoryEvent {
     eventType: row.event_type,
     attributes: JSON.parse(row.attributes),
   } as HistoryEvent;
+}
+
+/** A run's status joined with its last event (none while it runs): what `getOutcome` reads. */
+export type OutcomeRow = { status: ExecutionStatus } & Partial<EventRow>;
+
+export function outcomeFromRow(row: OutcomeRow): RunOutcome {
+  if (row.status === 'Running' || row.event_id == null) return { status: row.status };
+  return { status: row.status, closing: eventFromRow(row as EventRow) };
 }
 
 export interface ExecutionRow {

@@ -22,7 +22,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { StoreError } from '../../common/errors.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
-import type { ExecutionState, ExecutionStatus } from '../../state/execution-state.ts';
+import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeType } from '../../state/search-attributes.ts';
 import type { TaskRecord } from '../../state/tasks.ts';
@@ -31,6 +31,7 @@ import type {
   ExecutionSummary,
   ListExecutionsOptions,
   PendingWork,
+  RunOutcome,
   Store,
   StoreHint,
   StoreTransaction,
@@ -46,10 +47,12 @@ import {
 } from './postgres-transaction.ts';
 import {
   eventFromRow,
+  outcomeFromRow,
   summaryFromRow,
   taskFromRow,
   type EventRow,
   type ExecutionRow,
+  type OutcomeRow,
   type TaskRow,
 } from '../rows.ts';
 import { migratePostgres, quoteIdent } from './migrations.ts';
@@ -568,19 +571,15 @@ export class PostgresStore implements Store {
     return rows.map(eventFromRow);
   }
 
-  async getOutcome(
-    runId: string,
-  ): Promise<{ status: ExecutionStatus; closing?: HistoryEvent } | undefined> {
-    const [row] = await this.query<{ status: ExecutionStatus } & Partial<EventRow>>(
+  async getOutcome(runId: string): Promise<RunOutcome | undefined> {
+    const [row] = await this.query<OutcomeRow>(
       `SELECT x.status, e.event_id, e.event_time, e.event_type, e.attributes FROM executions x
        LEFT JOIN history_events e ON e.run_id = x.run_id AND e.event_id = x.history_length
        WHERE x.run_id = $1`,
       [runId],
       'keel_outcome',
     );
-    if (!row) return undefined;
-    if (row.status === 'Running' || row.event_id == null) return { status: row.status };
-    return { status: row.status, closing: eventFromRow(row as EventRow) };
+    return row && outcomeFromRow(row);
   }
 
   async getTask(key: string): Promise<TaskRecord | undefined> {

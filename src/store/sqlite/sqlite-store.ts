@@ -14,7 +14,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../common/errors.ts';
-import type { ExecutionState, ExecutionStatus } from '../../state/execution-state.ts';
+import type { ExecutionState } from '../../state/execution-state.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import { jsonOfAttributes } from '../../state/event-json.ts';
@@ -24,6 +24,7 @@ import type {
   ExecutionSummary,
   ListExecutionsOptions,
   PendingWork,
+  RunOutcome,
   Store,
   StoreHint,
   StoreTransaction,
@@ -34,11 +35,13 @@ import { compileSqliteFilter } from '../../visibility/sqlite-filter.ts';
 import {
   eventFromRow,
   executionParams,
+  outcomeFromRow,
   summaryFromRow,
   taskFromRow,
   taskParams,
   type EventRow,
   type ExecutionRow,
+  type OutcomeRow,
   type TaskRow,
 } from '../rows.ts';
 
@@ -252,14 +255,9 @@ export class SqliteStore implements Store {
     return (this.s.readHistoryOutside.all(runId, fromEventId) as EventRow[]).map(eventFromRow);
   }
 
-  async getOutcome(
-    runId: string,
-  ): Promise<{ status: ExecutionStatus; closing?: HistoryEvent } | undefined> {
-    const row = this.s.outcome.get(runId) as
-      ({ status: ExecutionStatus } & Partial<EventRow>) | undefined;
-    if (!row) return undefined;
-    if (row.status === 'Running' || row.event_id == null) return { status: row.status };
-    return { status: row.status, closing: eventFromRow(row as EventRow) };
+  async getOutcome(runId: string): Promise<RunOutcome | undefined> {
+    const row = this.s.outcome.get(runId) as OutcomeRow | undefined;
+    return row && outcomeFromRow(row);
   }
 
   async getTask(key: string): Promise<TaskRecord | undefined> {

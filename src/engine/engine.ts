@@ -148,6 +148,27 @@ export class Engine {
   }
 
   /**
+   * `transact` for work that may run workflow tasks now: `work` records each one in `ran` (a fresh
+   * list per invocation, as a store may run the work again), and they are settled after the
+   * transaction, by whether it committed.
+   */
+  private async transactRunningNow<T>(
+    work: (uow: UnitOfWork, ran: Ran[]) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> {
+    const ranNow = new TasksRanNow();
+    let result: T;
+    try {
+      result = await this.transact((uow) => work(uow, ranNow.begin()), options);
+    } catch (error) {
+      ranNow.settle(false);
+      throw error;
+    }
+    ranNow.settle(true);
+    return result;
+  }
+
+  /**
    * Starts a run, by the id reuse and conflict policies (defaults: a closed workflow's id may be
    * reused; a running one's may not). Returns the run id, the first run of its chain, and whether a
    * new run was started (false when `USE_EXISTING` returned the running one, or signal-with-start
@@ -211,7 +232,7 @@ export class Engine {
    * worker runs the tasks it can at once and the same transaction completes them: only the others
    * are returned.
    */
-  async claimWorkflowTasks(
+  claimWorkflowTasks(
     taskQueue: string,
     max: number,
     identity: string,
@@ -219,94 +240,84 @@ export class Engine {
     stickyQueue?: string,
     runNow?: RunNow,
   ): Promise<Claimed<WorkflowTaskGrant>> {
-    const ranNow = new TasksRanNow();
-    let claimed: Claimed<WorkflowTaskGrant>;
-    try {
-      claimed = await this.transact(async (uow) => {
-        const ran = ranNow.begin();
-        const taken: { m: Mutation; task: TaskRecord<'workflow'>; grant: WorkflowTaskGrant }[] = [];
-        // The worker's own sticky queue first (runs it has cached), then the shared queue.
-        const sticky = stickyQueue
+    return this.transactRunningNow(async (uow, ran) => {
+      const taken: { m: Mutation; task: TaskRecord<'workflow'>; grant: WorkflowTaskGrant }[] = [];
+      // The worker's own sticky queue first (runs it has cached), then the shared queue.
+      const sticky = stickyQueue
+        ? ((await uow.tx.readyTasks(
+            TaskKind.Workflow,
+            stickyQueue,
+            max,
+          )) as TaskRecord<'workflow'>[])
+        : [];
+      const shared =
+        sticky.length < max
           ? ((await uow.tx.readyTasks(
               TaskKind.Workflow,
-              stickyQueue,
-              max,
+              taskQueue,
+              max - sticky.length,
             )) as TaskRecord<'workflow'>[])
           : [];
-        const shared =
-          sticky.length < max
-            ? ((await uow.tx.readyTasks(
-                TaskKind.Workflow,
-                taskQueue,
-                max - sticky.length,
-              )) as TaskRecord<'workflow'>[])
-            : [];
-        const ready = [...sticky, ...shared];
-        let left = false;
-        // Each run's lock and, right behind it, its history: the reads of a transaction run in the
-        // order made (see StoreTransaction), so each history is read with its run held, and a store
-        // that pipelines answers them all in one round trip. (The history of a run found locked is
-        // read for nothing: its task is left.)
-        const reads = ready.map((task) => {
-          const run = uow.tryLoad(task.runId);
-          const history = uow.tx.readHistory(task.runId, historyFrom(task.runId));
-          history.catch(() => undefined); // awaited below if used; a failure fails the transaction
-          return { run, history };
-        });
-        const runs = await Promise.all(reads.map((read) => read.run));
-        for (const [i, task] of ready.entries()) {
-          const m = runs[i];
-          if (m === 'locked') {
-            left = true; // another transaction is changing the run: leave the task for later
-            continue;
-          }
-          const claim = m && claimWorkflowTask(m, task, identity, newClaimToken());
-          if (!m || !claim) {
-            await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
-            continue;
-          }
-          m.put(claim.task);
-          const grant = await workflowTaskGrant(
-            uow.tx,
-            m,
-            claim,
-            historyFrom,
-            await reads[i]!.history,
-          );
-          taken.push({ m, task: claim.task, grant });
-        }
-        // The runs are independent: their tasks run side by side, then complete one by one. Each
-        // task run is recorded at once, so that it is settled even if this transaction fails.
-        const now = runNow ? await Promise.all(taken.map(({ grant }) => runNow(grant))) : [];
-        const grants: WorkflowTaskGrant[] = [];
-        const completions: { entry: Ran; task: TaskRecord<'workflow'>; claim: TaskClaim }[] = [];
-        for (const [i, { m, task, grant }] of taken.entries()) {
-          const run = now[i];
-          if (!run) {
-            grants.push(grant);
-            continue;
-          }
-          const entry: Ran = { task: run, run: m, startedEventId: grant.start.startedEventId };
-          ran.push(entry);
-          completions.push({ entry, task, claim: grant.claim });
-        }
-        for (const { entry, task, claim } of completions)
-          entry.outcome = await this.completeRanNow(
-            uow,
-            entry.run,
-            task,
-            claim,
-            entry.task,
-            identity,
-          );
-        return { grants, more: ready.length === max, left };
+      const ready = [...sticky, ...shared];
+      let left = false;
+      // Each run's lock and, right behind it, its history: the reads of a transaction run in the
+      // order made (see StoreTransaction), so each history is read with its run held, and a store
+      // that pipelines answers them all in one round trip. (The history of a run found locked is
+      // read for nothing: its task is left.)
+      const reads = ready.map((task) => {
+        const run = uow.tryLoad(task.runId);
+        const history = uow.tx.readHistory(task.runId, historyFrom(task.runId));
+        history.catch(() => undefined); // awaited below if used; a failure fails the transaction
+        return { run, history };
       });
-    } catch (error) {
-      ranNow.settle(false);
-      throw error;
-    }
-    ranNow.settle(true);
-    return claimed;
+      const runs = await Promise.all(reads.map((read) => read.run));
+      for (const [i, task] of ready.entries()) {
+        const m = runs[i];
+        if (m === 'locked') {
+          left = true; // another transaction is changing the run: leave the task for later
+          continue;
+        }
+        const claim = m && claimWorkflowTask(m, task, identity, newClaimToken());
+        if (!m || !claim) {
+          await uow.tx.applyTaskChanges([{ op: 'delete', key: task.key }]); // orphan: its run is gone or closed
+          continue;
+        }
+        m.put(claim.task);
+        const grant = await workflowTaskGrant(
+          uow.tx,
+          m,
+          claim,
+          historyFrom,
+          await reads[i]!.history,
+        );
+        taken.push({ m, task: claim.task, grant });
+      }
+      // The runs are independent: their tasks run side by side, then complete one by one. Each
+      // task run is recorded at once, so that it is settled even if this transaction fails.
+      const now = runNow ? await Promise.all(taken.map(({ grant }) => runNow(grant))) : [];
+      const grants: WorkflowTaskGrant[] = [];
+      const completions: { entry: Ran; task: TaskRecord<'workflow'>; claim: TaskClaim }[] = [];
+      for (const [i, { m, task, grant }] of taken.entries()) {
+        const run = now[i];
+        if (!run) {
+          grants.push(grant);
+          continue;
+        }
+        const entry: Ran = { task: run, run: m, startedEventId: grant.start.startedEventId };
+        ran.push(entry);
+        completions.push({ entry, task, claim: grant.claim });
+      }
+      for (const { entry, task, claim } of completions)
+        entry.outcome = await this.completeRanNow(
+          uow,
+          entry.run,
+          task,
+          claim,
+          entry.task,
+          identity,
+        );
+      return { grants, more: ready.length === max, left };
+    });
   }
 
   /**
@@ -757,61 +768,51 @@ export class Engine {
    * for the reporting worker (`eager`), and completed there too if the worker runs it at once
    * (`eager.runNow`); otherwise its grant is returned.
    */
-  private async mutateActivity(
+  private mutateActivity(
     grant: ActivityGrantRef,
     identity: string,
     eager: EagerWorkflowTask | undefined,
     apply: (m: Mutation, task: TaskRecord<'activity'> | undefined) => void,
   ): Promise<WorkflowTaskGrant | undefined> {
-    const ranNow = new TasksRanNow();
-    let next: WorkflowTaskGrant | undefined;
-    try {
-      next = await this.transact(
-        async (uow) => {
-          const ran = ranNow.begin();
-          const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
-          apply(m, task as TaskRecord<'activity'> | undefined);
-          const { state } = m;
-          if (
-            !eager ||
-            state.taskQueue !== eager.taskQueue ||
-            !eager.workflowTypes.has(state.workflowType) ||
-            (state.sticky && state.sticky.name !== eager.stickyQueue) ||
-            (eager.onlyIfRunNow && !eager.runNow)
-          )
-            return undefined;
-          const scheduled = m.tasks.find(isReadyWorkflowTaskPut);
-          if (!scheduled) return undefined;
-          // To undo the claim if the worker turns the task down and has no slot to run it later.
-          const ready = eager.onlyIfRunNow && {
-            task: scheduled.task,
-            workflowTask: structuredClone(state.workflowTask),
-          };
-          const claim = claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
-          if (!claim) return undefined;
-          scheduled.task = claim.task;
-          const next = await workflowTaskGrant(uow.tx, m, claim, eager.historyFrom);
-          const run = await eager.runNow?.(next);
-          if (!run && ready) {
-            // Not claimed after all: the task stays ready for a poller, as scheduled.
-            scheduled.task = ready.task;
-            state.workflowTask = ready.workflowTask;
-            return undefined;
-          }
-          if (!run) return next;
-          const entry: Ran = { task: run, run: m, startedEventId: next.start.startedEventId };
-          ran.push(entry); // at once: settled even if the rest of the transaction fails
-          entry.outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
+    return this.transactRunningNow(
+      async (uow, ran) => {
+        const { m, task } = await uow.requireWithTask(grant.runId, grant.claim.key);
+        apply(m, task as TaskRecord<'activity'> | undefined);
+        const { state } = m;
+        if (
+          !eager ||
+          state.taskQueue !== eager.taskQueue ||
+          !eager.workflowTypes.has(state.workflowType) ||
+          (state.sticky && state.sticky.name !== eager.stickyQueue) ||
+          (eager.onlyIfRunNow && !eager.runNow)
+        )
           return undefined;
-        },
-        { reads: { runId: grant.runId, taskKey: grant.claim.key } },
-      );
-    } catch (error) {
-      ranNow.settle(false);
-      throw error;
-    }
-    ranNow.settle(true);
-    return next;
+        const scheduled = m.tasks.find(isReadyWorkflowTaskPut);
+        if (!scheduled) return undefined;
+        // To undo the claim if the worker turns the task down and has no slot to run it later.
+        const ready = eager.onlyIfRunNow && {
+          task: scheduled.task,
+          workflowTask: structuredClone(state.workflowTask),
+        };
+        const claim = claimWorkflowTask(m, scheduled.task, identity, newClaimToken());
+        if (!claim) return undefined;
+        scheduled.task = claim.task;
+        const next = await workflowTaskGrant(uow.tx, m, claim, eager.historyFrom);
+        const run = await eager.runNow?.(next);
+        if (!run && ready) {
+          // Not claimed after all: the task stays ready for a poller, as scheduled.
+          scheduled.task = ready.task;
+          state.workflowTask = ready.workflowTask;
+          return undefined;
+        }
+        if (!run) return next;
+        const entry: Ran = { task: run, run: m, startedEventId: next.start.startedEventId };
+        ran.push(entry); // at once: settled even if the rest of the transaction fails
+        entry.outcome = await this.completeRanNow(uow, m, claim.task, next.claim, run, identity);
+        return undefined;
+      },
+      { reads: { runId: grant.runId, taskKey: grant.claim.key } },
+    );
   }
 
   private mutateWorkflow(

@@ -104,6 +104,16 @@ export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | '
 /** How soon a poller looks again at tasks it left because another transaction held their run. */
 const BUSY_RETRY_MS = 10;
 
+/** The slots one claim of a polling loop holds. */
+interface ClaimSlots {
+  /** Reserved for the claim: it takes at most this many tasks. */
+  readonly reserved: number;
+  /** What is left of the reservation: less the slots already given back with `releaseOne`. */
+  readonly free: () => number;
+  /** Gives back the slot of a task done within the claim (run in its transaction). */
+  readonly releaseOne: () => void;
+}
+
 export class Worker {
   #state: WorkerState = 'INITIALIZED';
   #activityTypeNames?: ReadonlySet<string>;
@@ -330,15 +340,9 @@ export class Worker {
   private async pollWorkflowTasks(): Promise<void> {
     // A worker without workflows must not claim workflow tasks it would only fail.
     if (this.workflowTypes.size === 0) return;
-    await this.poll('workflow', async (reserved, releaseOne) => {
+    await this.poll('workflow', async ({ reserved, free, releaseOne }) => {
       // Slots of tasks the claim ran in its transaction come back as they end; what is left of the
       // reservation is for the tasks it hands over, then for queries.
-      let ranNow = 0;
-      const free = () => reserved - ranNow;
-      const released = () => {
-        ranNow++;
-        releaseOne();
-      };
       const { historyFrom } = this.workflowExecutor;
       // The sticky queue is read only when a task may wait there: an extra read on every poll
       // would cost more than it finds.
@@ -352,7 +356,7 @@ export class Worker {
           this.identity,
           historyFrom,
           sticky,
-          this.runNowIn(released),
+          this.runNowIn(releaseOne),
         );
       } catch (error) {
         if (sticky) this.stickyMaybeReady = true;
@@ -398,8 +402,8 @@ export class Worker {
 
   private async pollActivityTasks(): Promise<void> {
     if (this.activityTypes.size === 0) return;
-    await this.poll('activity', async (free) => {
-      const claimed = await this.engine.claimActivityTasks(this.taskQueue, free, this.identity);
+    await this.poll('activity', async ({ reserved }) => {
+      const claimed = await this.engine.claimActivityTasks(this.taskQueue, reserved, this.identity);
       return {
         jobs: claimed.grants.map((grant) => () => this.activityExecutor.execute(grant)),
         more: claimed.more,
@@ -415,8 +419,7 @@ export class Worker {
   private async poll(
     kind: 'workflow' | 'activity',
     claim: (
-      free: number,
-      releaseOne: () => void,
+      slots: ClaimSlots,
     ) => Promise<{ jobs: (() => Promise<void>)[]; more: boolean; busy: boolean }>,
   ): Promise<void> {
     const slots = this.slots[kind];
@@ -438,12 +441,16 @@ export class Worker {
       let busy = false;
       // Slots of tasks done within the claim (run in its transaction) come back as they finish.
       let releasedEarly = 0;
-      const releaseOne = () => {
-        releasedEarly++;
-        slots.release(1);
+      const claimSlots: ClaimSlots = {
+        reserved,
+        free: () => reserved - releasedEarly,
+        releaseOne: () => {
+          releasedEarly++;
+          slots.release(1);
+        },
       };
       try {
-        ({ jobs, more, busy } = await claim(reserved, releaseOne));
+        ({ jobs, more, busy } = await claim(claimSlots));
       } catch (error) {
         this.logger.log('error', `Polling ${kind} tasks failed: ${(error as Error).message}`);
       } finally {

@@ -48,6 +48,30 @@ const getTask = (store: Store, key: string): Promise<TaskRecord | undefined> =>
 
 const byKey = (a: TaskRecord, b: TaskRecord) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
+/** The event that closes run r1 of `runningWithThreeEvents`. */
+const closingOfR1 = {
+  eventId: 4,
+  eventTime: 9_000,
+  eventType: 'WorkflowExecutionCompleted' as const,
+  attributes: { result: { total: 3 }, workflowTaskCompletedEventId: 3 },
+};
+
+/** Run r1, running with three events, as stored; then `close()` completes it with `closingOfR1`. */
+async function runningWithThreeEvents(store: Store) {
+  const run = execution({ runId: 'r1', nextEventId: 4 });
+  await store.transaction(async (tx) => {
+    await tx.insertExecution(run);
+    await tx.appendEvents('r1', events(1, 3));
+  });
+  return {
+    close: () =>
+      store.transaction(async (tx) => {
+        await tx.appendEvents('r1', [closingOfR1]);
+        await tx.updateExecution({ ...run, nextEventId: 5, status: 'Completed', closeTime: 9_000 });
+      }),
+  };
+}
+
 let markers = 0;
 
 /**
@@ -442,28 +466,13 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       test(
         'getOutcome gives the status, and the closing event once the run is closed',
         fresh(async ({ store }) => {
-          const run = execution({ runId: 'r1', nextEventId: 4 });
-          const closing = {
-            eventId: 4,
-            eventTime: 9_000,
-            eventType: 'WorkflowExecutionCompleted' as const,
-            attributes: { result: { total: 3 }, workflowTaskCompletedEventId: 3 },
-          };
-          await store.transaction(async (tx) => {
-            await tx.insertExecution(run);
-            await tx.appendEvents('r1', events(1, 3));
-          });
+          const run = await runningWithThreeEvents(store);
           assert.deepEqual(await store.getOutcome('r1'), { status: 'Running' });
-          await store.transaction(async (tx) => {
-            await tx.appendEvents('r1', [closing]);
-            await tx.updateExecution({
-              ...run,
-              nextEventId: 5,
-              status: 'Completed',
-              closeTime: 9_000,
-            });
+          await run.close();
+          assert.deepEqual(await store.getOutcome('r1'), {
+            status: 'Completed',
+            closing: closingOfR1,
           });
-          assert.deepEqual(await store.getOutcome('r1'), { status: 'Completed', closing });
           assert.equal(await store.getOutcome('r2'), undefined);
         }),
       );
@@ -981,31 +990,18 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
         "'run-closed' carries the outcome when the closing event was appended in the same transaction",
         fresh(async ({ store }) => {
           const { hints } = recordHints((l) => store.subscribe(l));
-          const run = execution({ runId: 'r1', nextEventId: 4 });
-          const closing = {
-            eventId: 4,
-            eventTime: 9_000,
-            eventType: 'WorkflowExecutionCompleted' as const,
-            attributes: { result: { total: 3 }, workflowTaskCompletedEventId: 3 },
-          };
-          await store.transaction(async (tx) => {
-            await tx.insertExecution(run);
-            await tx.appendEvents('r1', events(1, 3));
-          });
-          await store.transaction(async (tx) => {
-            await tx.appendEvents('r1', [closing]);
-            await tx.updateExecution({ ...run, nextEventId: 5, status: 'Completed' });
-          });
+          const run = await runningWithThreeEvents(store);
+          await run.close();
           await waitFor(() => hints.some((h) => h.type === 'run-closed'), 'run-closed');
           const [hint] = hints.filter((h) => h.type === 'run-closed');
           assert.deepEqual(hint, {
             type: 'run-closed',
             runId: 'r1',
-            outcome: { status: 'Completed', closing },
+            outcome: { status: 'Completed', closing: closingOfR1 },
           });
           // What a read gives, and a copy: the engine's objects stay its own.
           assert.deepEqual(hint.outcome, await store.getOutcome('r1'));
-          assert.notEqual(hint.outcome?.closing, closing);
+          assert.notEqual(hint.outcome?.closing, closingOfR1);
         }),
       );
 

@@ -156,7 +156,8 @@ function toText(value: unknown): string {
 }
 
 describe('notifications', () => {
-  test('other processes hear of ready tasks and closed runs, not of leases due in seconds', async () => {
+  /** Two processes' stores on a fresh schema: `a` writes, and what `b` heard since it listens. */
+  async function twoStores(test: (a: PostgresStore, heard: StoreHint[]) => Promise<void>) {
     const { url, drop } = freshSchema();
     const a = PostgresStore.open(url);
     const b = PostgresStore.open(url);
@@ -166,6 +167,16 @@ describe('notifications', () => {
       b.subscribe((hint) => heard.push(hint));
       await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener');
       heard.length = 0;
+      await test(a, heard);
+    } finally {
+      await a.close();
+      await b.close();
+      await drop();
+    }
+  }
+
+  test('other processes hear of ready tasks and closed runs, not of leases due in seconds', () =>
+    twoStores(async (a, heard) => {
       const now = Date.now();
       const run = execution({ runId: 'run-h', workflowId: 'wf-h' });
       await a.transaction(async (tx) => {
@@ -198,22 +209,10 @@ describe('notifications', () => {
           { type: 'expiry', at: now + 300 },
         ],
       );
-    } finally {
-      await a.close();
-      await b.close();
-      await drop();
-    }
-  });
+    }));
 
-  test("a run's outcome goes with its run-closed hint when it fits in a notification, else the hint alone", async () => {
-    const { url, drop } = freshSchema();
-    const a = PostgresStore.open(url);
-    const b = PostgresStore.open(url);
-    try {
-      await b.nextExpiry();
-      const heard: StoreHint[] = [];
-      b.subscribe((hint) => heard.push(hint));
-      await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener');
+  test("a run's outcome goes with its run-closed hint when it fits in a notification, else the hint alone", () =>
+    twoStores(async (a, heard) => {
       const close = async (runId: string, result: string) => {
         const run = execution({ runId, workflowId: runId, nextEventId: 2 });
         await a.transaction((tx) => tx.insertExecution(run));
@@ -242,12 +241,7 @@ describe('notifications', () => {
       // 10,000 characters: over NOTIFY's limit of 8000 bytes.
       const big = await close('run-big', 'x'.repeat(10_000));
       assert.deepEqual(big.hint, { type: 'run-closed', runId: 'run-big' });
-    } finally {
-      await a.close();
-      await b.close();
-      await drop();
-    }
-  });
+    }));
 });
 
 describe('batches', () => {

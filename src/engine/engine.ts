@@ -506,9 +506,12 @@ export class Engine {
     grant: ActivityGrantRef,
     details: unknown,
   ): Promise<{ cancelRequested: boolean }> {
+    // The time it arrived, as Temporal's server records it: a wait in the store's queue is not the
+    // activity's delay.
+    const receivedAt = this.clock.now();
     return this.store.transaction(async (tx) => {
       const task = (await tx.getTask(grant.claim.key)) as TaskRecord<'activity'> | undefined;
-      const updated = heartbeatActivityTask(task, grant.claim, details, this.clock.now());
+      const updated = heartbeatActivityTask(task, grant.claim, details, receivedAt);
       await tx.applyTaskChanges([{ op: 'put', task: updated }]);
       return { cancelRequested: updated.data.cancelRequested === true };
     });

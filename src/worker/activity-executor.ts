@@ -18,6 +18,12 @@ import type { ActivityFunction } from '../workflow/activities.ts';
 
 /** Without a heartbeat timeout, heartbeats still carry cancellation; they are sent at most this often. */
 const DEFAULT_HEARTBEAT_THROTTLE_MS = 30_000;
+/**
+ * Time left after a heartbeat is sent for it to be recorded before the timeout: heartbeats go at
+ * 0.8 x heartbeatTimeout (as in Temporal), but no later than this before the deadline (and no more
+ * often than twice per timeout), since a busy store can take a good part of a short timeout to commit.
+ */
+const HEARTBEAT_HEADROOM_MS = 200;
 
 export class ActivityExecutor {
   /** Attempts running now, to cancel them at shutdown. */
@@ -192,7 +198,12 @@ class HeartbeatSender {
       recorded: (at: number) => void;
     },
   ) {
-    this.intervalMs = heartbeatTimeout ? heartbeatTimeout * 0.8 : DEFAULT_HEARTBEAT_THROTTLE_MS;
+    this.intervalMs = heartbeatTimeout
+      ? Math.max(
+          heartbeatTimeout / 2,
+          Math.min(heartbeatTimeout * 0.8, heartbeatTimeout - HEARTBEAT_HEADROOM_MS),
+        )
+      : DEFAULT_HEARTBEAT_THROTTLE_MS;
   }
 
   get unsentDetails(): unknown {

@@ -185,7 +185,9 @@ export async function benchPostgres(options: {
         total: options.total,
         concurrency: options.concurrency,
         latencyRuns: options.latencyRuns,
-        warmup: 500,
+        // As many per worker process as the SQLite run gives its one worker: each process's JIT
+        // compiles its own hot paths, and a quarter of 500 left four workers measured half-cold.
+        warmup: 500 * count,
         aroundThroughput: {
           before: async () => {
             await settle();

@@ -146,6 +146,38 @@ describe('write statements', () => {
       await drop();
     }
   });
+  test("a batch's update of many runs finds them by key in a table of thousands", async () => {
+    const { url, schema, drop } = freshSchema();
+    const store = PostgresStore.open(url);
+    await store.nextExpiry(); // migrated
+    const client = await connect({ search_path: `"${schema}"` });
+    try {
+      await client.query(`INSERT INTO executions (run_id, workflow_id, workflow_type, task_queue, status,
+          start_time, history_length, state)
+        SELECT 'run-' || n, 'wf-' || n, 'w3', 'q', 'Completed', n, 10, repeat('x', 300)
+        FROM generate_series(1, 2000) AS n`);
+      // 2,000 runs: enough that without the keys as an array the planner scans them all.
+      await client.query('ANALYZE executions');
+      // More runs than are addressed by key one by one: an unnamed statement, planned as it comes.
+      const batch = new PendingWrites();
+      for (let n = 6; n <= 37; n++) batch.updateExecution(execution({ runId: `run-${n}` }));
+      const { text, values } = batch.toStatement();
+      assert.match(text, /json_to_recordset/);
+      const plan = (await client.query(`EXPLAIN ${text}`, values)).rows
+        .map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN'])
+        .join('\n');
+      assert.doesNotMatch(plan, /Seq Scan/, plan);
+      await client.query(text, values);
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM executions WHERE status = 'Running'`,
+      );
+      assert.deepEqual(rows, [{ n: 32 }]);
+    } finally {
+      await client.end();
+      await store.close();
+      await drop();
+    }
+  });
 });
 
 /** A parameter as PostgreSQL's text input takes it (arrays as literals). */

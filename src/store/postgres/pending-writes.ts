@@ -164,22 +164,28 @@ export class PendingWrites {
       if (this.updated.size > 0) shape.push(`u${this.updated.size}`);
     } else {
       shape.push('u');
-      parts.push(`u AS (UPDATE executions x SET status = v.status, close_time = v.close_time, history_length = v.history_length,
-          memo = v.memo, search_attributes = v.search_attributes, state = v.state
-        FROM ${unnest(
-          [...this.updated.values()],
-          [
-            [(s) => s.runId, 'text[]'],
-            [(s) => s.status, 'text[]'],
-            [(s) => s.closeTime, 'bigint[]'],
-            [(s) => s.historyLength, 'int[]'],
-            [(s) => s.memo, 'text[]'],
-            [(s) => s.searchAttributes, 'text[]'],
-            [(s) => s.json, 'text[]'],
-          ],
-        )}
-          AS v(run_id, status, close_time, history_length, memo, search_attributes, state)
-        WHERE x.run_id = v.run_id)`);
+      // The states as verbatim JSON (a text[] would be escaped element by element). The planner
+      // guesses 100 rows from json_to_recordset and would scan a table of a few thousand runs
+      // for them: the keys as an array let it find them by key.
+      const rows = [...this.updated.values()].map((s) =>
+        jsonRow(
+          {
+            r: s.runId,
+            s: s.status,
+            c: s.closeTime,
+            h: s.historyLength,
+            m: s.memo,
+            a: s.searchAttributes,
+          },
+          'j',
+          s.json,
+        ),
+      );
+      parts.push(`u AS (UPDATE executions x SET status = v.s, close_time = v.c, history_length = v.h,
+          memo = v.m, search_attributes = v.a, state = v.j::text
+        FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+          AS v(r text, s text, c bigint, h int, m text, a text, j json)
+        WHERE x.run_id = ANY(${p([...this.updated.keys()], 'text[]')}) AND x.run_id = v.r)`);
     }
     const written = [...this.tasks.values()].filter((t) => t !== null);
     const puts = written.map((w) => w.task);

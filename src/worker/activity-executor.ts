@@ -60,17 +60,24 @@ export class ActivityExecutor {
     }
 
     // The engine times the attempt out at its deadline; this tells the activity at the same moment.
-    // Each recorded heartbeat moves the heartbeat deadline, so the timer is re-armed then.
+    // Each recorded heartbeat moves the heartbeat deadline, so the timer is re-armed then. The
+    // engine records a heartbeat at the time it got it, so one still being recorded when the timer
+    // fires may yet move the deadline: its answer decides.
     let deadlineTimer: NodeJS.Timeout | undefined;
+    let armings = 0;
     const armDeadline = (lastHeartbeatTime?: number) => {
       clearTimeout(deadlineTimer);
+      const arming = ++armings;
       const deadline = runningExpiry({
         ...task,
         startedTime: grant.startedTime,
         ...(lastHeartbeatTime ? { lastHeartbeatTime } : {}),
       });
       deadlineTimer = setTimeout(
-        () => context.cancel('TIMED_OUT'),
+        () =>
+          void heartbeats.settled().then(() => {
+            if (arming === armings) context.cancel('TIMED_OUT');
+          }),
         Math.max(0, deadline - this.engine.clock.now()),
       );
     };
@@ -114,6 +121,7 @@ export class ActivityExecutor {
       );
     } finally {
       clearTimeout(deadlineTimer);
+      armings++; // a timer waiting on a heartbeat's answer no longer cancels anything
       heartbeats.stop();
       this.running.delete(context);
     }
@@ -184,7 +192,8 @@ class HeartbeatSender {
   private readonly intervalMs: number;
   private lastSentAt = 0;
   private timer?: NodeJS.Timeout;
-  private inFlight = false;
+  /** The heartbeat being recorded, if one is. */
+  private sending: Promise<void> | undefined;
   private hasUnsent = false;
   private details: unknown;
   private stopped = false;
@@ -214,16 +223,28 @@ class HeartbeatSender {
     if (this.stopped) return;
     this.details = details;
     this.hasUnsent = true;
-    if (this.inFlight || this.timer) return;
+    if (this.sending || this.timer) return;
     const wait = this.lastSentAt + this.intervalMs - Date.now();
     if (wait <= 0) void this.send();
     else this.timer = setTimeout(() => void this.send(), wait);
   }
 
-  private async send(): Promise<void> {
+  /** Resolves once no heartbeat is being recorded (its answer handled). */
+  async settled(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  private send(): Promise<void> {
     this.timer = undefined;
-    if (this.stopped) return;
-    this.inFlight = true;
+    if (this.stopped) return Promise.resolve();
+    this.sending = this.record().finally(() => {
+      this.sending = undefined;
+      if (this.hasUnsent && !this.stopped) this.heartbeat(this.details);
+    });
+    return this.sending;
+  }
+
+  private async record(): Promise<void> {
     this.hasUnsent = false;
     this.lastSentAt = Date.now();
     const sentAt = this.engine.clock.now();
@@ -234,9 +255,6 @@ class HeartbeatSender {
     } catch (error) {
       if (error instanceof TaskLostError)
         this.on.cancel(error.reason === 'gone' ? 'NOT_FOUND' : 'TIMED_OUT');
-    } finally {
-      this.inFlight = false;
-      if (this.hasUnsent && !this.stopped) this.heartbeat(this.details);
     }
   }
 

@@ -16,7 +16,15 @@ import * as activityWorkflows from '../fixtures/activities-workflows.ts';
 import * as timeoutWorkflows from '../fixtures/timeouts-workflows.ts';
 import type { FailureSummary } from '../fixtures/activities-workflows.ts';
 import { createTimeoutActivities, type CancellationSeen } from '../fixtures/timeouts-activities.ts';
-import { ActivityProbe, eventsOfType, historyOf, within } from '../fixtures/integration-support.ts';
+import {
+  ActivityProbe,
+  Deferred,
+  eventsOfType,
+  historyOf,
+  within,
+} from '../fixtures/integration-support.ts';
+import { Context } from 'keel/activity';
+import type { Store } from 'keel/worker';
 
 const workflows = { ...activityWorkflows, ...timeoutWorkflows };
 
@@ -191,6 +199,71 @@ test(
     });
   },
 );
+
+test('a heartbeat still being recorded at the deadline it would move does not time the attempt out', async () => {
+  await withTestEnv(async (env) => {
+    // The worker's store holds the second heartbeat's transaction, and every one after it, in
+    // order, until the test lets them go: a store that takes longer to record a heartbeat than
+    // the time left before the deadline (the expiry check waits its turn behind it).
+    let holdNext = false;
+    let gate: Promise<void> | undefined;
+    const recording = new Deferred();
+    const release = new Deferred();
+    const slowStore = new Proxy(env.store, {
+      get(target, property) {
+        if (property === 'transaction') {
+          return async (...args: Parameters<Store['transaction']>) => {
+            if (holdNext) {
+              holdNext = false;
+              gate = release.promise;
+              recording.resolve();
+            }
+            if (gate) await gate;
+            return target.transaction(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const cancelled = new Deferred<string | undefined>();
+    await env.startWorker({
+      store: slowStore,
+      workflows,
+      activities: {
+        async heartbeatsSlowlyRecorded(): Promise<string> {
+          const ctx = Context.current();
+          ctx.cancellationSignal.addEventListener('abort', () =>
+            cancelled.resolve(ctx.cancellationReason),
+          );
+          ctx.heartbeat(1); // recorded at once: the deadline is 1 s from now
+          await ctx.sleep(850); // the next heartbeat may go 800 ms after the first
+          holdNext = true;
+          ctx.heartbeat(2); // sent now, recorded only when released
+          await recording.promise;
+          await release.promise;
+          return 'done';
+        },
+      },
+    });
+    const handle = await env.client.workflow.start(activityWorkflows.callActivityCatching, {
+      taskQueue: env.taskQueue,
+      workflowId: 'slowly-recorded-heartbeat',
+      args: [
+        'heartbeatsSlowlyRecorded',
+        [],
+        { startToCloseTimeout: '10s', heartbeatTimeout: 1000, retry: { maximumAttempts: 1 } },
+      ],
+    });
+    await within(5_000, 'the second heartbeat to be sent', recording.promise);
+    // Past the first heartbeat's deadline (1 s after it), before the second's (1 s after it).
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    release.resolve();
+    const outcome = await within(10_000, 'the result', handle.result());
+    assert.deepEqual(outcome, { ok: true, result: 'done' });
+    if (cancelled.settled) assert.fail(`the attempt was cancelled: ${await cancelled.promise}`);
+  });
+});
 
 test('schedule-to-close bounds all retries: TimeoutFailure SCHEDULE_TO_CLOSE during a later attempt', async () => {
   await withTestEnv(async (env) => {

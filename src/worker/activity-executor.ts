@@ -231,7 +231,7 @@ class HeartbeatSender {
 
   /** Resolves once no heartbeat is being recorded (its answer handled). */
   async settled(): Promise<void> {
-    while (this.sending) await this.sending;
+    while (this.sending) await this.sending.catch(() => undefined);
   }
 
   private send(): Promise<void> {

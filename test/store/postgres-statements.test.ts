@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { PendingWrites } from '../../src/store/postgres/pending-writes.ts';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { hintChannel, PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
 import type { StoreHint, StoreTransaction } from '../../src/store/store.ts';
 import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
@@ -206,6 +206,42 @@ describe('notifications', () => {
       await drop();
     }
   }
+
+  test("a schema's processes do not hear another schema's commits in the same database", async () => {
+    const mine = freshSchema();
+    const other = freshSchema();
+    const listener = PostgresStore.open(mine.url);
+    const writer = PostgresStore.open(mine.url);
+    const stranger = PostgresStore.open(other.url);
+    try {
+      await listener.nextExpiry();
+      const heard: StoreHint[] = [];
+      listener.subscribe((hint) => heard.push(hint));
+      await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener');
+      heard.length = 0;
+      const readyOn = (store: PostgresStore, runId: string, taskQueue: string) =>
+        store.transaction(async (tx) => {
+          await tx.insertExecution(execution({ runId, workflowId: runId }));
+          await tx.applyTaskChanges([{ op: 'put', task: activityTask(runId, 5, { taskQueue }) }]);
+        });
+      // Notifications reach a listener in commit order: had the first reached it, it would
+      // have come before the second.
+      await readyOn(stranger, 'run-s', 'strangers');
+      await readyOn(writer, 'run-m', 'mine');
+      await waitFor(() => heard.length > 0, "this schema's commit");
+      assert.deepEqual(heard, [{ type: 'task-ready', kind: 'activity', taskQueue: 'mine' }]);
+    } finally {
+      await Promise.all([listener.close(), writer.close(), stranger.close()]);
+      await Promise.all([mine.drop(), other.drop()]);
+    }
+  });
+
+  test('a long schema name gets a channel name short enough for PostgreSQL, and its own', () => {
+    const long = 'k'.repeat(60);
+    assert.equal(hintChannel('keel'), 'keel_hints_keel');
+    assert.ok(Buffer.byteLength(hintChannel(long)) <= 63);
+    assert.notEqual(hintChannel(long), hintChannel(`${long}x`));
+  });
 
   test('other processes hear of ready tasks and closed runs, not of leases due in seconds', () =>
     twoStores(async (a, heard) => {

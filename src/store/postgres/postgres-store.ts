@@ -17,7 +17,7 @@
  * retried. A connection lost during COMMIT leaves its outcome unknown; the retry then meets the
  * engine's own guards (a task already completed is refused with TaskLostError).
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { StoreError } from '../../common/errors.ts';
@@ -89,7 +89,17 @@ export interface PostgresStoreOptions {
   clock?: Clock;
 }
 
-const CHANNEL = 'keel_hints';
+/**
+ * The LISTEN/NOTIFY channel of a schema. Channels are per database, not per schema: processes of
+ * other schemas in the same database (another deployment, a parallel test) must not wake this
+ * one's. Channel names are identifiers (at most 63 bytes): a long schema name goes by its hash.
+ */
+export function hintChannel(schema: string): string {
+  const channel = `keel_hints_${schema}`;
+  return Buffer.byteLength(channel) <= 63
+    ? channel
+    : `keel_hints_${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
+}
 
 interface Unit {
   work: (tx: StoreTransaction) => Promise<unknown>;
@@ -160,6 +170,7 @@ export class PostgresStore implements Store {
   private readonly lanes: number;
   private listening?: Promise<void>;
   private readonly connection: pg.ClientConfig;
+  private readonly channel: string;
 
   /** Opens the store at `url` (`postgres://user@host:port/db?schema=keel`); the schema is migrated on first use. */
   static open(url: string, options: PostgresStoreOptions = {}): PostgresStore {
@@ -171,6 +182,7 @@ export class PostgresStore implements Store {
     const schema = options.schema ?? parsed.searchParams.get('schema') ?? 'keel';
     parsed.searchParams.delete('schema');
     this.schema = schema;
+    this.channel = hintChannel(schema);
     const redacted = new URL(parsed);
     redacted.password = '';
     this.location = `${redacted.toString()} (schema ${schema})`;
@@ -257,7 +269,7 @@ export class PostgresStore implements Store {
         this.endListener = end;
         if (this.closed) break;
         client.on('notification', (message) => this.onNotification(message.payload));
-        await client.query(`LISTEN ${CHANNEL}`);
+        await client.query(`LISTEN ${quoteIdent(this.channel)}`);
         attempt = 0;
         // Anything may have happened while we were not listening.
         this.listeners.emit({ type: 'external-change' });
@@ -472,7 +484,7 @@ export class PostgresStore implements Store {
     if (tooBig())
       text = payload(sent.map((h) => (h.type === 'run-closed' ? { ...h, outcome: undefined } : h)));
     if (tooBig()) text = payload([{ type: 'external-change' }]);
-    return { channel: CHANNEL, payload: text };
+    return { channel: this.channel, payload: text };
   }
 
   private async query<R extends pg.QueryResultRow>(

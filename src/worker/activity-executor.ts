@@ -60,30 +60,44 @@ export class ActivityExecutor {
     }
 
     // The engine times the attempt out at its deadline; this tells the activity at the same moment.
-    // Each recorded heartbeat moves the heartbeat deadline, so the timer is re-armed then. The
-    // engine records a heartbeat at the time it got it, so one still being recorded when the timer
-    // fires may yet move the deadline: its answer decides.
+    // Each recorded heartbeat moves the heartbeat deadline, so the timer is re-armed then.
     let deadlineTimer: NodeJS.Timeout | undefined;
     let armings = 0;
-    const armDeadline = (lastHeartbeatTime?: number) => {
-      clearTimeout(deadlineTimer);
-      const arming = ++armings;
-      const deadline = runningExpiry({
+    const expiryWith = (lastHeartbeatTime?: number) =>
+      runningExpiry({
         ...task,
         startedTime: grant.startedTime,
         ...(lastHeartbeatTime ? { lastHeartbeatTime } : {}),
       });
+    const armDeadline = (lastHeartbeatTime?: number) => {
+      clearTimeout(deadlineTimer);
+      const arming = ++armings;
+      const timedOut = () => {
+        if (arming === armings) context.cancel('TIMED_OUT');
+      };
+      const atDeadline = () => {
+        // The engine records a heartbeat at the time it got it: one sent before this deadline and
+        // still unanswered may move it, up to that heartbeat's own deadline. Its answer decides,
+        // or that deadline if the store does not answer by then.
+        const pending = heartbeats.inFlight;
+        const wait = pending ? expiryWith(pending.sentAt) - this.engine.clock.now() : 0;
+        if (!pending || wait <= 0) return timedOut();
+        deadlineTimer = setTimeout(timedOut, wait);
+        void pending.answered.then(timedOut);
+      };
       deadlineTimer = setTimeout(
-        () =>
-          void heartbeats.settled().then(() => {
-            if (arming === armings) context.cancel('TIMED_OUT');
-          }),
-        Math.max(0, deadline - this.engine.clock.now()),
+        atDeadline,
+        Math.max(0, expiryWith(lastHeartbeatTime) - this.engine.clock.now()),
       );
     };
     const heartbeats = new HeartbeatSender(this.engine, grant, task.heartbeatTimeout, {
       cancel: (reason) => context.cancel(reason),
       recorded: (at) => armDeadline(at),
+      failed: (error) =>
+        this.logger.log(
+          'warn',
+          `Recording a heartbeat of activity '${task.activityType}' failed: ${(error as Error)?.message ?? String(error)}`,
+        ),
     });
     const context = new Context(
       {
@@ -121,7 +135,7 @@ export class ActivityExecutor {
       );
     } finally {
       clearTimeout(deadlineTimer);
-      armings++; // a timer waiting on a heartbeat's answer no longer cancels anything
+      armings++; // a heartbeat's answer still awaited no longer cancels anything
       heartbeats.stop();
       this.running.delete(context);
     }
@@ -192,8 +206,8 @@ class HeartbeatSender {
   private readonly intervalMs: number;
   private lastSentAt = 0;
   private timer?: NodeJS.Timeout;
-  /** The heartbeat being recorded, if one is. */
-  private sending: Promise<void> | undefined;
+  /** The heartbeat being recorded, if one is: when it was sent, and its answer handled. */
+  inFlight: { sentAt: number; answered: Promise<void> } | undefined;
   private hasUnsent = false;
   private details: unknown;
   private stopped = false;
@@ -205,6 +219,8 @@ class HeartbeatSender {
     private readonly on: {
       cancel: (reason: ActivityCancellationReason) => void;
       recorded: (at: number) => void;
+      /** Recording failed for another reason than the task being lost (the store, say). */
+      failed: (error: unknown) => void;
     },
   ) {
     this.intervalMs = heartbeatTimeout
@@ -223,31 +239,26 @@ class HeartbeatSender {
     if (this.stopped) return;
     this.details = details;
     this.hasUnsent = true;
-    if (this.sending || this.timer) return;
+    if (this.inFlight || this.timer) return;
     const wait = this.lastSentAt + this.intervalMs - Date.now();
-    if (wait <= 0) void this.send();
-    else this.timer = setTimeout(() => void this.send(), wait);
+    if (wait <= 0) this.send();
+    else this.timer = setTimeout(() => this.send(), wait);
   }
 
-  /** Resolves once no heartbeat is being recorded (its answer handled). */
-  async settled(): Promise<void> {
-    while (this.sending) await this.sending.catch(() => undefined);
-  }
-
-  private send(): Promise<void> {
+  private send(): void {
     this.timer = undefined;
-    if (this.stopped) return Promise.resolve();
-    this.sending = this.record().finally(() => {
-      this.sending = undefined;
-      if (this.hasUnsent && !this.stopped) this.heartbeat(this.details);
-    });
-    return this.sending;
-  }
-
-  private async record(): Promise<void> {
+    if (this.stopped) return;
     this.hasUnsent = false;
     this.lastSentAt = Date.now();
     const sentAt = this.engine.clock.now();
+    const answered = this.record(sentAt).finally(() => {
+      this.inFlight = undefined;
+      if (this.hasUnsent && !this.stopped) this.heartbeat(this.details);
+    });
+    this.inFlight = { sentAt, answered };
+  }
+
+  private async record(sentAt: number): Promise<void> {
     try {
       const { cancelRequested } = await this.engine.heartbeatActivityTask(this.grant, this.details);
       if (!this.stopped) this.on.recorded(sentAt);
@@ -255,6 +266,7 @@ class HeartbeatSender {
     } catch (error) {
       if (error instanceof TaskLostError)
         this.on.cancel(error.reason === 'gone' ? 'NOT_FOUND' : 'TIMED_OUT');
+      else this.on.failed(error);
     }
   }
 

@@ -200,68 +200,98 @@ test(
   },
 );
 
+/**
+ * A worker whose store holds the second heartbeat's transaction, and every one after it, in order,
+ * until `release()`: a store that takes longer to record a heartbeat than the time left before the
+ * deadline (the engine's expiry check waits its turn behind it). Its one activity heartbeats at
+ * once (the deadline is then 1 s away), again 850 ms later (held), and returns when released.
+ */
+async function heldSecondHeartbeat(env: TestEnv, workflowId: string) {
+  let holdNext = false;
+  let gate: Promise<void> | undefined;
+  const recording = new Deferred();
+  const release = new Deferred();
+  const slowStore = new Proxy(env.store, {
+    get(target, property) {
+      if (property === 'transaction') {
+        return async (...args: Parameters<Store['transaction']>) => {
+          if (holdNext) {
+            holdNext = false;
+            gate = release.promise;
+            recording.resolve();
+          }
+          if (gate) await gate;
+          return target.transaction(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const cancelled = new Deferred<{ reason: string | undefined; afterMs: number }>();
+  let secondSentAt = 0;
+  await env.startWorker({
+    store: slowStore,
+    workflows,
+    activities: {
+      async heartbeatsSlowlyRecorded(): Promise<string> {
+        const ctx = Context.current();
+        ctx.cancellationSignal.addEventListener('abort', () =>
+          cancelled.resolve({
+            reason: ctx.cancellationReason,
+            afterMs: Date.now() - secondSentAt,
+          }),
+        );
+        ctx.heartbeat(1);
+        await ctx.sleep(850); // the next heartbeat may go 800 ms after the first
+        holdNext = true;
+        secondSentAt = Date.now();
+        ctx.heartbeat(2);
+        await recording.promise;
+        await release.promise;
+        return 'done';
+      },
+    },
+  });
+  const handle = await env.client.workflow.start(activityWorkflows.callActivityCatching, {
+    taskQueue: env.taskQueue,
+    workflowId,
+    args: [
+      'heartbeatsSlowlyRecorded',
+      [],
+      { startToCloseTimeout: '10s', heartbeatTimeout: 1000, retry: { maximumAttempts: 1 } },
+    ],
+  });
+  await within(5_000, 'the second heartbeat to be sent', recording.promise);
+  return { handle, cancelled, release: () => release.resolve() };
+}
+
 test('a heartbeat still being recorded at the deadline it would move does not time the attempt out', async () => {
   await withTestEnv(async (env) => {
-    // The worker's store holds the second heartbeat's transaction, and every one after it, in
-    // order, until the test lets them go: a store that takes longer to record a heartbeat than
-    // the time left before the deadline (the expiry check waits its turn behind it).
-    let holdNext = false;
-    let gate: Promise<void> | undefined;
-    const recording = new Deferred();
-    const release = new Deferred();
-    const slowStore = new Proxy(env.store, {
-      get(target, property) {
-        if (property === 'transaction') {
-          return async (...args: Parameters<Store['transaction']>) => {
-            if (holdNext) {
-              holdNext = false;
-              gate = release.promise;
-              recording.resolve();
-            }
-            if (gate) await gate;
-            return target.transaction(...args);
-          };
-        }
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const cancelled = new Deferred<string | undefined>();
-    await env.startWorker({
-      store: slowStore,
-      workflows,
-      activities: {
-        async heartbeatsSlowlyRecorded(): Promise<string> {
-          const ctx = Context.current();
-          ctx.cancellationSignal.addEventListener('abort', () =>
-            cancelled.resolve(ctx.cancellationReason),
-          );
-          ctx.heartbeat(1); // recorded at once: the deadline is 1 s from now
-          await ctx.sleep(850); // the next heartbeat may go 800 ms after the first
-          holdNext = true;
-          ctx.heartbeat(2); // sent now, recorded only when released
-          await recording.promise;
-          await release.promise;
-          return 'done';
-        },
-      },
-    });
-    const handle = await env.client.workflow.start(activityWorkflows.callActivityCatching, {
-      taskQueue: env.taskQueue,
-      workflowId: 'slowly-recorded-heartbeat',
-      args: [
-        'heartbeatsSlowlyRecorded',
-        [],
-        { startToCloseTimeout: '10s', heartbeatTimeout: 1000, retry: { maximumAttempts: 1 } },
-      ],
-    });
-    await within(5_000, 'the second heartbeat to be sent', recording.promise);
+    const { handle, cancelled, release } = await heldSecondHeartbeat(env, 'recorded-late');
     // Past the first heartbeat's deadline (1 s after it), before the second's (1 s after it).
     await new Promise((resolve) => setTimeout(resolve, 450));
-    release.resolve();
+    release();
     const outcome = await within(10_000, 'the result', handle.result());
     assert.deepEqual(outcome, { ok: true, result: 'done' });
-    if (cancelled.settled) assert.fail(`the attempt was cancelled: ${await cancelled.promise}`);
+    if (cancelled.settled)
+      assert.fail(`the attempt was cancelled: ${JSON.stringify(await cancelled.promise)}`);
+  });
+});
+
+test("a heartbeat the store never answers times the attempt out at that heartbeat's own deadline", async () => {
+  await withTestEnv(async (env) => {
+    const { handle, cancelled, release } = await heldSecondHeartbeat(env, 'never-recorded');
+    try {
+      const seen = await within(5_000, 'the attempt to be cancelled', cancelled.promise);
+      assert.equal(seen.reason, 'TIMED_OUT');
+      // Not at the first heartbeat's deadline (150 ms after the second was sent), nor never.
+      assert.ok(seen.afterMs >= 950, `cancelled ${seen.afterMs} ms after the held heartbeat`);
+    } finally {
+      release();
+    }
+    const failure = failureOf(await within(10_000, 'the result', handle.result()));
+    assert.equal(failure.cause?.timeoutType, TimeoutType.HEARTBEAT);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   type RetryState,
   type TimeoutType,
 } from './failure.ts';
+import { toWellFormed } from './payload.ts';
 
 /** A serialised failure, as stored in the history. Shaped after Temporal's `Failure` message. */
 export interface FailureInfo {
@@ -51,16 +52,19 @@ const MAX_CAUSE_DEPTH = 20;
 
 /** Serialises any thrown value. Errors that are not `KeelFailure`s become `ApplicationFailure`s typed by their `name`. */
 export function encodeFailure(error: unknown, depth = 0): FailureInfo {
+  // Messages and stacks are text the user did not pass as a payload: a string cut in the middle
+  // of a surrogate pair is mended (U+FFFD) rather than refused, as Temporal's converters do.
   if (!(error instanceof Error)) {
     return {
-      message: String(error),
+      message: toWellFormed(String(error)),
       applicationFailureInfo: { type: 'Error', nonRetryable: false },
     };
   }
   const info: FailureInfo = {
-    message: error.message,
-    stackTrace:
+    message: toWellFormed(error.message),
+    stackTrace: toWellFormed(
       (error instanceof KeelFailure ? error.encodedStack : undefined) ?? error.stack ?? '',
+    ),
   };
   if (error instanceof ApplicationFailure) {
     info.applicationFailureInfo = {

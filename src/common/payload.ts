@@ -28,6 +28,7 @@ export function assertPayload(value: unknown, what: string): void {
 function measure(value: unknown, what: string, path: string, seen: Set<object>): number {
   switch (typeof value) {
     case 'string':
+      if (!isWellFormed(value)) fail(what, path, `a string with ${LONE_SURROGATE}`);
       return value.length + 2;
     case 'boolean':
       return 5;
@@ -71,7 +72,9 @@ function measure(value: unknown, what: string, path: string, seen: Set<object>):
       } else {
         for (const [key, item] of Object.entries(value)) {
           if (item === undefined) continue;
-          size += key.length + 4 + measure(item, what, path === '' ? key : `${path}.${key}`, seen);
+          const at = path === '' ? key : `${path}.${key}`;
+          if (!isWellFormed(key)) fail(what, at, `a key with ${LONE_SURROGATE}`);
+          size += key.length + 4 + measure(item, what, at, seen);
         }
       }
       seen.delete(value);
@@ -79,6 +82,22 @@ function measure(value: unknown, what: string, path: string, seen: Set<object>):
     }
   }
   return 0;
+}
+
+/**
+ * Half of a UTF-16 surrogate pair alone (a string cut in the middle of an emoji, say) has no UTF-8
+ * encoding: PostgreSQL refuses it in JSON, and Temporal's converters turn it into U+FFFD.
+ */
+const LONE_SURROGATE =
+  'half of a UTF-16 surrogate pair, which has no UTF-8 encoding; pass str.toWellFormed() (it becomes U+FFFD) or cut strings between code points';
+
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** `text` with each half of a surrogate pair alone replaced by U+FFFD, as UTF-8 encoding does. */
+export function toWellFormed(text: string): string {
+  return (text as string & { toWellFormed(): string }).toWellFormed();
 }
 
 function fail(what: string, path: string, problem: string): never {

@@ -97,6 +97,16 @@ describe('encodeFailure / decodeFailure', () => {
     }
   });
 
+  test('a message or stack cut in the middle of a surrogate pair is mended, not refused', () => {
+    const error = new Error('name: Zoë \ud83d');
+    error.stack = 'Error: \ude00\n    at here';
+    const info = encodeFailure(error);
+    assert.equal(info.message, 'name: Zoë \ufffd');
+    assert.equal(info.stackTrace, 'Error: \ufffd\n    at here');
+    assert.equal(encodeFailure('thrown \ud800').message, 'thrown \ufffd');
+    assert.equal(encodeFailure(new Error('whole 😀')).message, 'whole 😀');
+  });
+
   test('a cause chain three levels deep survives, each level with its own type and stack', () => {
     const root = new TypeError('socket closed');
     const middle = new Error('fetch failed', { cause: root });

@@ -72,6 +72,19 @@ describe('assertPayload', () => {
     assert.throws(() => assertPayload(-Infinity, 'x'), refused(/it is the number -Infinity/));
   });
 
+  test('rejects half a surrogate pair, in a value or a key, and accepts whole pairs', () => {
+    assert.throws(
+      () => assertPayload({ note: ['ok', 'cut \ud83d'] }, 'x'),
+      refused(/'note\[1\]' is a string with half of a UTF-16 surrogate pair/),
+    );
+    assert.throws(() => assertPayload('\ude00 alone', 'x'), refused(/it is a string with half/));
+    assert.throws(
+      () => assertPayload({ ['k\ud800']: 1 }, 'x'),
+      refused(/'k\ud800' is a key with half of a UTF-16 surrogate pair/),
+    );
+    assertPayload({ emoji: '\ud83d\ude00 😀', ['😀']: 'ü' }, 'x');
+  });
+
   test('rejects symbols', () => {
     assert.throws(() => assertPayload({ s: Symbol('x') }, 'x'), refused(/'s' is a symbol/));
   });

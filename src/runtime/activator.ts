@@ -23,6 +23,7 @@ import {
   TimeoutType,
 } from '../common/failure.ts';
 import { IllegalStateError, WorkflowExecutionAlreadyStartedError } from '../common/errors.ts';
+import { assertPayload } from '../common/payload.ts';
 import { CancellationScope, runInScope } from './cancellation-scope.ts';
 import { activatorStorage } from './context.ts';
 import { ContinueAsNew } from './continue-as-new.ts';
@@ -717,11 +718,17 @@ export class Activator {
       }
     });
     promise.then(
-      (result) =>
+      (result) => {
+        try {
+          assertPayload(result, `the result of workflow '${this.info.workflowType}'`);
+        } catch (error) {
+          return this.fail(error); // a bug, as a bad activity argument: the task fails, retried
+        }
         this.complete({
           commandType: 'CompleteWorkflowExecution',
           attributes: result === undefined ? {} : { result },
-        }),
+        });
+      },
       (error: unknown) => this.fail(error),
     );
   }

@@ -236,6 +236,21 @@ test('unserialisable activity arguments in workflow code fail the workflow task 
   });
 });
 
+test('an unstorable workflow result fails the workflow task with a message naming it, and the run stays open', async () => {
+  await withTestEnv(async (env) => {
+    await env.startWorker({ workflows });
+    const handle = await env.client.workflow.start(workflows.returnsHalfAnEmoji, {
+      taskQueue: env.taskQueue,
+      workflowId: 'bad-result',
+    });
+    const failed = await waitForEvent(handle, 'WorkflowTaskFailed');
+    assert.match(failed.attributes.failure.message, /the result of workflow 'returnsHalfAnEmoji'/);
+    assert.match(failed.attributes.failure.message, /half of a UTF-16 surrogate pair/);
+    assert.equal((await handle.describe()).status.name, 'Running');
+    await handle.terminate('test over');
+  });
+});
+
 test('proxyActivities without a timeout or with a bad duration throws a clear TypeError where it is called', async () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{}, /startToCloseTimeout or scheduleToCloseTimeout/],

@@ -204,7 +204,7 @@ test(
  * A worker whose store holds the second heartbeat's transaction, and every one after it, in order,
  * until `release()`: a store that takes longer to record a heartbeat than the time left before the
  * deadline (the engine's expiry check waits its turn behind it). Its one activity heartbeats at
- * once (the deadline is then 1 s away), again 850 ms later (held), and returns when released.
+ * once (the deadline is then 2 s away), again 1.65 s later (held), and returns when released.
  */
 async function heldSecondHeartbeat(env: TestEnv, workflowId: string) {
   let holdNext = false;
@@ -243,7 +243,7 @@ async function heldSecondHeartbeat(env: TestEnv, workflowId: string) {
           }),
         );
         ctx.heartbeat(1);
-        await ctx.sleep(850); // the next heartbeat may go 800 ms after the first
+        await ctx.sleep(1650); // the next heartbeat may go 1.6 s after the first
         holdNext = true;
         secondSentAt = Date.now();
         ctx.heartbeat(2);
@@ -259,7 +259,7 @@ async function heldSecondHeartbeat(env: TestEnv, workflowId: string) {
     args: [
       'heartbeatsSlowlyRecorded',
       [],
-      { startToCloseTimeout: '10s', heartbeatTimeout: 1000, retry: { maximumAttempts: 1 } },
+      { startToCloseTimeout: '10s', heartbeatTimeout: 2000, retry: { maximumAttempts: 1 } },
     ],
   });
   await within(5_000, 'the second heartbeat to be sent', recording.promise);
@@ -269,8 +269,8 @@ async function heldSecondHeartbeat(env: TestEnv, workflowId: string) {
 test('a heartbeat still being recorded at the deadline it would move does not time the attempt out', async () => {
   await withTestEnv(async (env) => {
     const { handle, cancelled, release } = await heldSecondHeartbeat(env, 'recorded-late');
-    // Past the first heartbeat's deadline (1 s after it), before the second's (1 s after it).
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    // 600 ms past the first heartbeat's deadline (2 s after it), 1.4 s before the second's.
+    await new Promise((resolve) => setTimeout(resolve, 950));
     release();
     const outcome = await within(10_000, 'the result', handle.result());
     assert.deepEqual(outcome, { ok: true, result: 'done' });
@@ -285,8 +285,8 @@ test("a heartbeat the store never answers times the attempt out at that heartbea
     try {
       const seen = await within(5_000, 'the attempt to be cancelled', cancelled.promise);
       assert.equal(seen.reason, 'TIMED_OUT');
-      // Not at the first heartbeat's deadline (150 ms after the second was sent), nor never.
-      assert.ok(seen.afterMs >= 950, `cancelled ${seen.afterMs} ms after the held heartbeat`);
+      // Not at the first heartbeat's deadline (350 ms after the second was sent), nor never.
+      assert.ok(seen.afterMs >= 1900, `cancelled ${seen.afterMs} ms after the held heartbeat`);
     } finally {
       release();
     }

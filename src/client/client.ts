@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { crashPoint } from '../common/crash-points.ts';
 import { optionalMs, toMs, type Duration } from '../common/duration.ts';
-import { assertPayload } from '../common/payload.ts';
+import { assertPayload, assertWellFormedText } from '../common/payload.ts';
 import { compileRetryPolicy } from '../common/retry-policy.ts';
 import { Engine, type StartOptions } from '../engine/engine.ts';
 import type { SignalDefinition } from '../runtime/definitions.ts';
@@ -165,6 +165,8 @@ export class WorkflowClient {
         `Starting workflow '${workflowType}' needs a workflowId (a non-empty string, e.g. 'order-42').`,
       );
     }
+    assertWellFormedText(options.workflowId, 'The workflowId');
+    assertWellFormedText(options.taskQueue, 'The taskQueue');
     const args = [...((options.args as unknown[] | undefined) ?? [])];
     assertPayload(args, `the arguments of workflow '${workflowType}'`);
     if (options.memo !== undefined) assertPayload(options.memo, 'the memo');

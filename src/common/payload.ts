@@ -91,8 +91,14 @@ function measure(value: unknown, what: string, path: string, seen: Set<object>):
 const LONE_SURROGATE =
   'half of a UTF-16 surrogate pair, which has no UTF-8 encoding; pass str.toWellFormed() (it becomes U+FFFD) or cut strings between code points';
 
-function isWellFormed(text: string): boolean {
+export function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** Throws a TypeError naming `what` if `text` (an id, a name) holds half of a surrogate pair. */
+export function assertWellFormedText(text: string, what: string): void {
+  if (!isWellFormed(text))
+    throw new TypeError(`${what} ${JSON.stringify(text)} holds ${LONE_SURROGATE}.`);
 }
 
 /** `text` with each half of a surrogate pair alone replaced by U+FFFD, as UTF-8 encoding does. */

@@ -2,6 +2,7 @@
  * Child workflow options as workflow code passes them, and their checked form.
  */
 import { optionalMs, type Duration } from '../common/duration.ts';
+import { assertWellFormedText } from '../common/payload.ts';
 import {
   compileRetryPolicy,
   type CompiledRetryPolicy,
@@ -50,6 +51,9 @@ export function compileChildOptions(
   workflowId: string,
   options: ChildWorkflowOptions,
 ): CompiledChildOptions {
+  assertWellFormedText(workflowId, `The workflowId of child workflow '${workflowType}'`);
+  if (options.taskQueue)
+    assertWellFormedText(options.taskQueue, `The taskQueue of child workflow '${workflowType}'`);
   const parentClosePolicy = options.parentClosePolicy ?? 'TERMINATE';
   if (!POLICIES.includes(parentClosePolicy)) {
     throw new TypeError(

@@ -1,3 +1,5 @@
+import { isWellFormed } from '../common/payload.ts';
+
 /**
  * Typed search attributes as stored: each value carries its type, so that a list query can compare
  * it correctly and a type conflict is caught where the value is set.
@@ -74,6 +76,9 @@ export function validateSearchAttributeValues(values: SearchAttributeValues): st
               : Array.isArray(v) && v.every((item) => typeof item === 'string');
     if (!ok)
       return `search attribute '${name}' of type ${entry.type} has an invalid value ${JSON.stringify(v)}`;
+    const texts = typeof v === 'string' ? [v] : Array.isArray(v) ? (v as string[]) : [];
+    if (!texts.every(isWellFormed))
+      return `search attribute '${name}' has a value holding half of a UTF-16 surrogate pair, which has no UTF-8 encoding; pass value.toWellFormed()`;
   }
   return undefined;
 }

@@ -211,6 +211,33 @@ test('a missing taskQueue or workflowId throws TypeError', async () => {
   });
 });
 
+test('an id, a task queue or a search attribute value cut in the middle of a surrogate pair throws TypeError naming it', async () => {
+  await withTestEnv(async (env) => {
+    const start = (options: Record<string, unknown>) =>
+      env.client.workflow.start('echoAfter', { args: [1, 0], ...options } as never);
+    await assert.rejects(start({ taskQueue: env.taskQueue, workflowId: 'order-\ud83d' }), {
+      name: 'TypeError',
+      message: /^The workflowId "order-\\ud83d" holds half of a UTF-16 surrogate pair/,
+    });
+    await assert.rejects(start({ taskQueue: 'q\ude00', workflowId: 'x' }), {
+      name: 'TypeError',
+      message: /^The taskQueue "q\\ude00" holds half/,
+    });
+    await assert.rejects(
+      start({
+        taskQueue: env.taskQueue,
+        workflowId: 'x',
+        searchAttributes: { Customer: { type: 'KeywordList', value: ['ok', 'Zo\ud83d'] } },
+      }),
+      {
+        name: 'TypeError',
+        message: /'Customer' has a value holding half of a UTF-16 surrogate pair/,
+      },
+    );
+    await assert.rejects(env.client.workflow.getHandle('x').describe(), WorkflowNotFoundError);
+  });
+});
+
 test('a second Client on the same file sees the runs of the first, and the other way round', async () => {
   await withTestEnv(async (env) => {
     await setup(env);

@@ -112,6 +112,8 @@ export class PendingWrites {
       values.push(value);
       return `$${values.length}::${cast}`;
     };
+    /** Rows made by `jsonRow`, as one `json_to_recordset` parameter. */
+    const jsonRows = (rows: string[]) => p(`[${rows.join(',')}]`, 'json');
     /** `unnest` of one array parameter per column: a batch of rows in one parameter each. */
     const unnest = <T>(rows: T[], columns: [column: (row: T) => unknown, cast: string][]) =>
       `unnest(${columns.map(([column, cast]) => p(rows.map(column), cast)).join(', ')})`;
@@ -125,7 +127,7 @@ export class PendingWrites {
         jsonRow({ r: x.runId, i: x.eventId, t: x.eventTime, y: x.eventType }, 'a', x.attributes),
       );
       parts.push(`e AS (INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes)
-        SELECT r, i, t, y, a::text FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+        SELECT r, i, t, y, a::text FROM json_to_recordset(${jsonRows(rows)})
           AS x(r text, i int, t bigint, y text, a json))`);
     }
     if (this.inserted.size > 0) {
@@ -137,12 +139,8 @@ export class PendingWrites {
             w: s.workflowId,
             y: s.workflowType,
             q: s.taskQueue,
-            s: s.status,
             t: s.startTime,
-            c: s.closeTime,
-            h: s.historyLength,
-            m: s.memo,
-            a: s.searchAttributes,
+            ...changingColumns(s),
           },
           'j',
           s.json,
@@ -150,7 +148,7 @@ export class PendingWrites {
       );
       parts.push(`i AS (INSERT INTO executions (run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time,
           history_length, memo, search_attributes, state)
-        SELECT r, w, y, q, s, t, c, h, m, a, j::text FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+        SELECT r, w, y, q, s, t, c, h, m, a, j::text FROM json_to_recordset(${jsonRows(rows)})
           AS x(r text, w text, y text, q text, s text, t bigint, c bigint, h int, m text, a text, j json))`);
     }
     if (this.updated.size <= BY_KEY_MAX) {
@@ -168,22 +166,11 @@ export class PendingWrites {
       // guesses 100 rows from json_to_recordset and would scan a table of a few thousand runs
       // for them: the keys as an array let it find them by key.
       const rows = [...this.updated.values()].map((s) =>
-        jsonRow(
-          {
-            r: s.runId,
-            s: s.status,
-            c: s.closeTime,
-            h: s.historyLength,
-            m: s.memo,
-            a: s.searchAttributes,
-          },
-          'j',
-          s.json,
-        ),
+        jsonRow({ r: s.runId, ...changingColumns(s) }, 'j', s.json),
       );
       parts.push(`u AS (UPDATE executions x SET status = v.s, close_time = v.c, history_length = v.h,
           memo = v.m, search_attributes = v.a, state = v.j::text
-        FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+        FROM json_to_recordset(${jsonRows(rows)})
           AS v(r text, s text, c bigint, h int, m text, a text, j json)
         WHERE x.run_id = ANY(${p([...this.updated.keys()], 'text[]')}) AND x.run_id = v.r)`);
     }
@@ -239,7 +226,7 @@ export class PendingWrites {
         ),
       );
       parts.push(`t AS (INSERT INTO tasks (key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data)
-        SELECT k, n, r, q, s, e, c, b, d::text FROM json_to_recordset(${p(`[${rows.join(',')}]`, 'json')})
+        SELECT k, n, r, q, s, e, c, b, d::text FROM json_to_recordset(${jsonRows(rows)})
           AS x(k text, n text, r text, q text, s text, e bigint, c bigint, b text, d json)
         ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, run_id = excluded.run_id, task_queue = excluded.task_queue,
           state = excluded.state, expires_at = excluded.expires_at, claim_token = excluded.claim_token,
@@ -304,6 +291,11 @@ function jsonRow(
   payload: string,
 ): string {
   return `${JSON.stringify(columns).slice(0, -1)},"${key}":${payload}}`;
+}
+
+/** The columns of an execution that change over its life, keyed as its `json_to_recordset` rows are. */
+function changingColumns(s: ExecutionValues) {
+  return { s: s.status, c: s.closeTime, h: s.historyLength, m: s.memo, a: s.searchAttributes };
 }
 
 /** An execution's columns, serialised when handed over: the engine keeps mutating its objects. */

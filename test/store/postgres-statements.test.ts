@@ -96,12 +96,27 @@ describe('statement pipeline', () => {
 });
 
 describe('write statements', () => {
-  test("a unit's writes find their rows by key even in plans made while the tables were tiny", async () => {
+  /** A connection to a fresh schema that Keel migrated, dropped afterwards. */
+  async function onFreshSchema(test: (client: pg.Client) => Promise<void>) {
     const { url, schema, drop } = freshSchema();
     const store = PostgresStore.open(url);
     await store.nextExpiry(); // migrated
     const client = await connect({ search_path: `"${schema}"` });
     try {
+      await test(client);
+    } finally {
+      await client.end();
+      await store.close();
+      await drop();
+    }
+  }
+
+  /** The plan EXPLAIN prints, as one text. */
+  const planText = (rows: { 'QUERY PLAN': string }[]) =>
+    rows.map((r) => r['QUERY PLAN']).join('\n');
+
+  test("a unit's writes find their rows by key even in plans made while the tables were tiny", () =>
+    onFreshSchema(async (client) => {
       // The usual units: a step of one run (events, its state, a task done, a task scheduled),
       // and the close of a run (its remaining tasks deleted, search attributes replaced).
       const step = new PendingWrites();
@@ -135,23 +150,13 @@ describe('write statements', () => {
         const literals = values
           .map((v) => (v === null || v === undefined ? 'NULL' : client.escapeLiteral(toText(v))))
           .join(', ');
-        const plan = (await client.query(`EXPLAIN EXECUTE w${i}(${literals})`)).rows
-          .map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN'])
-          .join('\n');
+        const plan = planText((await client.query(`EXPLAIN EXECUTE w${i}(${literals})`)).rows);
         assert.doesNotMatch(plan, /Seq Scan/, plan);
       }
-    } finally {
-      await client.end();
-      await store.close();
-      await drop();
-    }
-  });
-  test("a batch's update of many runs finds them by key in a table of thousands", async () => {
-    const { url, schema, drop } = freshSchema();
-    const store = PostgresStore.open(url);
-    await store.nextExpiry(); // migrated
-    const client = await connect({ search_path: `"${schema}"` });
-    try {
+    }));
+
+  test("a batch's update of many runs finds them by key in a table of thousands", () =>
+    onFreshSchema(async (client) => {
       await client.query(`INSERT INTO executions (run_id, workflow_id, workflow_type, task_queue, status,
           start_time, history_length, state)
         SELECT 'run-' || n, 'wf-' || n, 'w3', 'q', 'Completed', n, 10, repeat('x', 300)
@@ -163,21 +168,14 @@ describe('write statements', () => {
       for (let n = 6; n <= 37; n++) batch.updateExecution(execution({ runId: `run-${n}` }));
       const { text, values } = batch.toStatement();
       assert.match(text, /json_to_recordset/);
-      const plan = (await client.query(`EXPLAIN ${text}`, values)).rows
-        .map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN'])
-        .join('\n');
+      const plan = planText((await client.query(`EXPLAIN ${text}`, values)).rows);
       assert.doesNotMatch(plan, /Seq Scan/, plan);
       await client.query(text, values);
       const { rows } = await client.query(
         `SELECT count(*)::int AS n FROM executions WHERE status = 'Running'`,
       );
       assert.deepEqual(rows, [{ n: 32 }]);
-    } finally {
-      await client.end();
-      await store.close();
-      await drop();
-    }
-  });
+    }));
 });
 
 /** A parameter as PostgreSQL's text input takes it (arrays as literals). */

@@ -11,7 +11,7 @@ import { hintChannel, PostgresStore } from '../../src/store/postgres/postgres-st
 import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
 import type { StoreHint, StoreTransaction } from '../../src/store/store.ts';
 import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
-import { activityTask, execution, waitFor, workflowTask } from './records.ts';
+import { activityTask, execution, hearingFromConnect, waitFor, workflowTask } from './records.ts';
 
 async function connect(options: { pipeline?: boolean; search_path?: string } = {}) {
   const client = new pg.Client({
@@ -192,12 +192,7 @@ describe('notifications', () => {
     const a = PostgresStore.open(url);
     const b = PostgresStore.open(url);
     try {
-      await b.nextExpiry();
-      const heard: StoreHint[] = [];
-      b.subscribe((hint) => heard.push(hint));
-      await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener');
-      heard.length = 0;
-      await test(a, heard);
+      await test(a, await hearingFromConnect(b));
     } finally {
       await a.close();
       await b.close();
@@ -212,11 +207,7 @@ describe('notifications', () => {
     const writer = PostgresStore.open(mine.url);
     const stranger = PostgresStore.open(other.url);
     try {
-      await listener.nextExpiry();
-      const heard: StoreHint[] = [];
-      listener.subscribe((hint) => heard.push(hint));
-      await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener');
-      heard.length = 0;
+      const heard = await hearingFromConnect(listener);
       const readyOn = (store: PostgresStore, runId: string, taskQueue: string) =>
         store.transaction(async (tx) => {
           await tx.insertExecution(execution({ runId, workflowId: runId }));

@@ -14,6 +14,7 @@ import {
   claimRound,
   createRaceTasks,
   execution,
+  hearingFromConnect,
   waitFor,
   workflowTask,
   type Grant,
@@ -141,19 +142,17 @@ describe('postgres specifics', () => {
     const a = PostgresStore.open(url);
     const b = PostgresStore.open(url);
     try {
-      await b.nextExpiry();
-      const seen: string[] = [];
-      b.subscribe((hint) =>
-        seen.push(hint.type === 'task-ready' ? `task-ready:${hint.taskQueue}` : hint.type),
-      );
-      await waitFor(() => seen.includes('external-change'), 'the listener to connect');
+      const heard = await hearingFromConnect(b);
       await a.transaction(async (tx) => {
         await tx.insertExecution(execution({ runId: 'run-n', workflowId: 'wf-n' }));
         await tx.applyTaskChanges([
           { op: 'put', task: activityTask('run-n', 1, { taskQueue: 'notify' }) },
         ]);
       });
-      await waitFor(() => seen.includes('task-ready:notify'), 'the task-ready hint');
+      await waitFor(
+        () => heard.some((h) => h.type === 'task-ready' && h.taskQueue === 'notify'),
+        'the task-ready hint',
+      );
     } finally {
       await a.close();
       await b.close();

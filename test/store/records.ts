@@ -136,6 +136,20 @@ export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 5
   }
 }
 
+/**
+ * Everything a PostgreSQL store hears once its LISTEN connection is up. Call it before awaiting
+ * anything after opening the store: the listener connects only after the migration, and announces
+ * itself with one `external-change`, which a later subscriber could miss. That announcement is
+ * not in the returned list.
+ */
+export async function hearingFromConnect(store: Store): Promise<StoreHint[]> {
+  const heard: StoreHint[] = [];
+  store.subscribe((hint) => heard.push(hint));
+  await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener to connect');
+  heard.length = 0;
+  return heard;
+}
+
 /** Hints of a store, as they arrive; `external-change` (which another process may cause) left out. */
 export function recordHints(subscribe: (listener: (hint: StoreHint) => void) => () => void) {
   const hints: StoreHint[] = [];

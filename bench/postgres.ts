@@ -118,11 +118,14 @@ export async function postgresAloneOnW3(
   }
 }
 
+/** Node flags for the worker processes, to profile them: `--cpu-prof --cpu-prof-dir=prof`, say. */
+const WORKER_FLAGS = process.env.KEEL_BENCH_WORKER_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+
 function startWorker(connection: string, taskQueue: string): Promise<ChildProcess> {
   const script = fileURLToPath(new URL('./pg-worker.ts', import.meta.url));
   const child = spawn(
     process.execPath,
-    ['--conditions=keel-source', '--import', 'tsx', script, connection, taskQueue],
+    [...WORKER_FLAGS, '--conditions=keel-source', '--import', 'tsx', script, connection, taskQueue],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

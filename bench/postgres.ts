@@ -169,7 +169,8 @@ export async function benchPostgres(options: {
     url.searchParams.set('schema', schema);
     const connection = url.toString();
     const taskQueue = 'bench';
-    const store = PostgresStore.open(connection, { maxConnections: 8 });
+    // This process is the client: it hears of runs (their results), not of tasks.
+    const store = PostgresStore.open(connection, { maxConnections: 8, hints: 'runs' });
     const client = new Client({ store });
     await store.nextExpiry(); // migrate before the workers race to
     options.log(`PostgreSQL, ${count} worker process${count > 1 ? 'es' : ''} ...`);

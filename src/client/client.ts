@@ -48,7 +48,8 @@ export class Client {
         `new Client() needs a store or a connection (a SQLite file path such as './keel.db').`,
       );
     }
-    this.store = options.store ?? openStore(options.connection!);
+    // A store of its own hears only of runs: not of every task that becomes ready.
+    this.store = options.store ?? openStore(options.connection!, { hints: 'runs' });
     this.ownsStore = !options.store;
     this.workflow = new WorkflowClient(new Engine(this.store), {
       identity: options.identity ?? `${process.pid}@${hostname()}`,

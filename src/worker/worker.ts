@@ -234,7 +234,8 @@ export class Worker {
     }
     toMs(options.shutdownGraceTime ?? 0, 'shutdownGraceTime');
     toMs(options.stickyQueueScheduleToStartTimeout ?? 0, 'stickyQueueScheduleToStartTimeout');
-    const store = options.store ?? openStore(options.connection!);
+    // A store of its own hears only of work: not of every run that any worker closes.
+    const store = options.store ?? openStore(options.connection!, { hints: 'work' });
     return new Worker(options, store, !options.store, workflows, activities, workflowSources);
   }
 

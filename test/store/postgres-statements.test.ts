@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { PendingWrites } from '../../src/store/postgres/pending-writes.ts';
-import { hintChannel, PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { hintChannels } from '../../src/store/postgres/notifications.ts';
+import {
+  PostgresStore,
+  type PostgresStoreOptions,
+} from '../../src/store/postgres/postgres-store.ts';
 import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
 import type { StoreHint, StoreTransaction } from '../../src/store/store.ts';
 import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
@@ -187,10 +191,13 @@ function toText(value: unknown): string {
 
 describe('notifications', () => {
   /** Two processes' stores on a fresh schema: `a` writes, and what `b` heard since it listens. */
-  async function twoStores(test: (a: PostgresStore, heard: StoreHint[]) => Promise<void>) {
+  async function twoStores(
+    test: (a: PostgresStore, heard: StoreHint[]) => Promise<void>,
+    listener: PostgresStoreOptions = {},
+  ) {
     const { url, drop } = freshSchema();
     const a = PostgresStore.open(url);
-    const b = PostgresStore.open(url);
+    const b = PostgresStore.open(url, listener);
     try {
       await test(a, await hearingFromConnect(b));
     } finally {
@@ -225,11 +232,12 @@ describe('notifications', () => {
     }
   });
 
-  test('a long schema name gets a channel name short enough for PostgreSQL, and its own', () => {
+  test('a long schema name gets channel names short enough for PostgreSQL, and its own', () => {
     const long = 'k'.repeat(60);
-    assert.equal(hintChannel('keel'), 'keel_hints_keel');
-    assert.ok(Buffer.byteLength(hintChannel(long)) <= 63);
-    assert.notEqual(hintChannel(long), hintChannel(`${long}x`));
+    assert.deepEqual(hintChannels('keel'), { work: 'keel_hints_keel', runs: 'keel_runs_keel' });
+    for (const channel of Object.values(hintChannels(long)))
+      assert.ok(Buffer.byteLength(channel) <= 63);
+    assert.notDeepEqual(hintChannels(long), hintChannels(`${long}x`));
   });
 
   test('other processes hear of ready tasks and closed runs, not of leases due in seconds', () =>
@@ -257,16 +265,76 @@ describe('notifications', () => {
           { op: 'put', task: workflowTask('run-h', { state: 'waiting', expiresAt: now + 300 }) },
         ]);
       });
-      await waitFor(() => heard.some((h) => h.type === 'task-ready'), 'the second commit');
+      // Hints of work and of runs travel on channels of their own: two notifications.
+      await waitFor(
+        () =>
+          heard.some((h) => h.type === 'task-ready') && heard.some((h) => h.type === 'run-closed'),
+        'the second commit',
+      );
       assert.deepEqual(
         heard.filter((h) => h.type !== 'external-change'),
         [
-          { type: 'run-closed', runId: 'run-h' },
           { type: 'task-ready', kind: 'activity', taskQueue: 'marker' },
           { type: 'expiry', at: now + 300 },
+          { type: 'run-closed', runId: 'run-h' },
         ],
       );
     }));
+
+  /** Commits a run that closes with a task ready on queue `marker`; then one more ready task. */
+  async function closeWithWork(a: PostgresStore) {
+    const run = execution({ runId: 'run-w', workflowId: 'wf-w' });
+    await a.transaction((tx) => tx.insertExecution(run));
+    await a.transaction(async (tx) => {
+      await tx.updateExecution({ ...run, status: 'Completed', closeTime: Date.now() });
+      await tx.applyTaskChanges([
+        { op: 'put', task: activityTask('run-w', 5, { taskQueue: 'marker' }) },
+      ]);
+    });
+    // Notifications reach a listener in commit order: this one last.
+    await a.transaction(async (tx) => {
+      await tx.insertExecution(execution({ runId: 'run-last', workflowId: 'wf-last' }));
+      await tx.applyTaskChanges([
+        { op: 'put', task: activityTask('run-last', 5, { taskQueue: 'last' }) },
+      ]);
+    });
+  }
+
+  test("a process that hears only of work (a worker's) does not hear runs close", () =>
+    twoStores(
+      async (a, heard) => {
+        await closeWithWork(a);
+        await waitFor(
+          () => heard.some((h) => h.type === 'task-ready' && h.taskQueue === 'last'),
+          'the last commit',
+        );
+        assert.deepEqual(heard, [
+          { type: 'task-ready', kind: 'activity', taskQueue: 'marker' },
+          { type: 'task-ready', kind: 'activity', taskQueue: 'last' },
+        ]);
+      },
+      { hints: 'work' },
+    ));
+
+  test("a process that hears only of runs (a client's) does not hear tasks become ready", () =>
+    twoStores(
+      async (a, heard) => {
+        await closeWithWork(a);
+        await a.transaction(async (tx) => {
+          const run = execution({ runId: 'run-last', workflowId: 'wf-last' });
+          await tx.updateExecution({ ...run, status: 'Completed', closeTime: Date.now() });
+        });
+        await waitFor(
+          () => heard.some((h) => h.type === 'run-closed' && h.runId === 'run-last'),
+          'the last commit',
+        );
+        assert.deepEqual(heard, [
+          { type: 'run-closed', runId: 'run-w' },
+          { type: 'run-closed', runId: 'run-last' },
+        ]);
+      },
+      { hints: 'runs' },
+    ));
 
   test("a run's outcome goes with its run-closed hint when it fits in a notification, else the hint alone", () =>
     twoStores(async (a, heard) => {

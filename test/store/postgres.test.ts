@@ -6,6 +6,10 @@ import { StoreError } from '../../src/common/errors.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { LATEST_POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { Client } from '../../src/client/index.ts';
+import { Worker } from '../../src/worker/index.ts';
+import * as basicActivities from '../fixtures/basic-activities.ts';
+import * as basicWorkflows from '../fixtures/basic-workflows.ts';
 import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
 import { storeContract, type StoreFixture } from './contract.ts';
 import {
@@ -156,6 +160,39 @@ describe('postgres specifics', () => {
     } finally {
       await a.close();
       await b.close();
+      await drop();
+    }
+  });
+
+  test('a Worker and a Client given a connection string hear the hints they act on', async () => {
+    const { url, drop } = freshSchema();
+    // Each opens a store of its own: the worker hears only of work, the client only of runs.
+    const worker = await Worker.create({
+      connection: url,
+      taskQueue: 'own-stores',
+      workflows: basicWorkflows,
+      activities: basicActivities,
+      handleSignals: false,
+    });
+    const client = new Client({ connection: url });
+    const running = worker.run();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const started = performance.now();
+        const result = await client.workflow.execute(basicWorkflows.w3, {
+          taskQueue: 'own-stores',
+          workflowId: `own-${i}`,
+          args: [i],
+        });
+        assert.equal(result, i + 3);
+        // Woken by the run-closed hint, not by the client's poll a second later (nor the
+        // worker by its own poll: three activities and four workflow tasks in between).
+        assert.ok(performance.now() - started < 900, `took ${performance.now() - started} ms`);
+      }
+    } finally {
+      worker.shutdown();
+      await running;
+      await client.close();
       await drop();
     }
   });

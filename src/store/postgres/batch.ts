@@ -14,7 +14,7 @@
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { TaskRecord } from '../../state/tasks.ts';
 import { taskFromRow, type TaskRow } from '../rows.ts';
-import { PendingWrites } from './pending-writes.ts';
+import { PendingWrites, type Notification } from './pending-writes.ts';
 import { TASK_COLUMNS } from './postgres-transaction.ts';
 import type { StatementPipeline } from './statement-pipeline.ts';
 
@@ -96,10 +96,10 @@ export class PostgresBatch {
     this.pending.absorb(writes);
   }
 
-  /** Sends the held writes (and `notify`, if given) as one statement, without waiting for it. */
-  flush(notify?: { channel: string; payload: string }): void {
-    if (this.pending.empty && !notify) return;
-    const statement = this.pending.toStatement(notify);
+  /** Sends the held writes and `notifications` as one statement, without waiting for it. */
+  flush(notifications: Notification[] = []): void {
+    if (this.pending.empty && notifications.length === 0) return;
+    const statement = this.pending.toStatement(notifications);
     this.pending = new PendingWrites();
     void this.pipeline.send(statement);
   }

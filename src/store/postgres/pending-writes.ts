@@ -9,6 +9,12 @@ import { jsonOfAttributes } from '../../state/event-json.ts';
 import type { SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { TaskChange, TaskRecord } from '../../state/tasks.ts';
 
+/** A NOTIFY: `payload` on `channel`. */
+export interface Notification {
+  channel: string;
+  payload: string;
+}
+
 /**
  * Up to this many runs updated (or tasks deleted) in one statement are each addressed by key; more
  * are joined with an array, a statement then planned anew each time (see `toStatement`).
@@ -101,8 +107,8 @@ export class PendingWrites {
     for (const [runId, values] of later.searchAttributes) this.searchAttributes.set(runId, values);
   }
 
-  /** The statement and its parameters; `notify` (a payload) is sent in the same statement. */
-  toStatement(notify?: { channel: string; payload: string }): {
+  /** The statement and its parameters; `notifications` are sent in the same statement. */
+  toStatement(notifications: Notification[] = []): {
     name?: string;
     text: string;
     values: unknown[];
@@ -267,10 +273,15 @@ export class PendingWrites {
           [(r) => r[3], 'float8[]'],
         ])})`);
     }
-    const tail = notify
-      ? `SELECT pg_notify(${p(notify.channel, 'text')}, ${p(notify.payload, 'text')})`
-      : 'SELECT 1';
-    if (notify) shape.push('n');
+    const tail =
+      notifications.length > 0
+        ? `SELECT ${notifications
+            .map(
+              ({ channel, payload }) => `pg_notify(${p(channel, 'text')}, ${p(payload, 'text')})`,
+            )
+            .join(', ')}`
+        : 'SELECT 1';
+    shape.push(...notifications.map(() => 'n'));
     const text = parts.length > 0 ? `WITH ${parts.join(',\n')}\n${tail}` : tail;
     // Statements of the same shape are prepared once per connection, their plan cached: only those
     // that reach rows by key, whose plan is right however big the tables grow. A statement joining

@@ -17,7 +17,7 @@
  * retried. A connection lost during COMMIT leaves its outcome unknown; the retry then meets the
  * engine's own guards (a task already completed is refused with TaskLostError).
  */
-import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { StoreError } from '../../common/errors.ts';
@@ -58,6 +58,8 @@ import {
 import { migratePostgres, quoteIdent } from './migrations.ts';
 import { PostgresBatch } from './batch.ts';
 import { StatementPipeline } from './statement-pipeline.ts';
+import { channelsFor, hintChannels, notificationsOf, type HintAudience } from './notifications.ts';
+import type { Notification } from './pending-writes.ts';
 
 export interface PostgresStoreOptions {
   /** Schema holding Keel's tables (created if missing). @defaultValue 'keel' (or `?schema=` in the URL) */
@@ -85,20 +87,15 @@ export interface PostgresStoreOptions {
    * the other workers. Keel's transactions never pause between statements. @defaultValue 15000 ms
    */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * Which hints this process hears from the others: `'work'` (tasks ready, timers due) is all a
+   * process that only runs workers needs, `'runs'` (runs closed or updated, queries answered) all
+   * one that only runs clients needs. Hearing less wakes the process less: a worker that opens its
+   * own store from a connection string hears `'work'`, a client `'runs'`. @defaultValue 'all'
+   */
+  hints?: HintAudience;
   /** @internal a test's virtual clock */
   clock?: Clock;
-}
-
-/**
- * The LISTEN/NOTIFY channel of a schema. Channels are per database, not per schema: processes of
- * other schemas in the same database (another deployment, a parallel test) must not wake this
- * one's. Channel names are identifiers (at most 63 bytes): a long schema name goes by its hash.
- */
-export function hintChannel(schema: string): string {
-  const channel = `keel_hints_${schema}`;
-  return Buffer.byteLength(channel) <= 63
-    ? channel
-    : `keel_hints_${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
 }
 
 interface Unit {
@@ -113,8 +110,6 @@ interface Unit {
  * look at the database at least this often (`Store.expiryHintHorizonMs`).
  */
 const ANNOUNCED_EXPIRY_HORIZON_MS = 1000;
-/** NOTIFY payloads must be shorter than 8000 bytes (PostgreSQL's default limit), with room to spare. */
-const MAX_NOTIFY_PAYLOAD = 7900;
 /** Units per batch: bounds how long one transaction holds its row locks. */
 const MAX_BATCH = 64;
 /** Units waiting behind a running batch that open another lane (see `pump`). */
@@ -170,7 +165,8 @@ export class PostgresStore implements Store {
   private readonly lanes: number;
   private listening?: Promise<void>;
   private readonly connection: pg.ClientConfig;
-  private readonly channel: string;
+  private readonly channels: { work: string; runs: string };
+  private readonly listenOn: string[];
 
   /** Opens the store at `url` (`postgres://user@host:port/db?schema=keel`); the schema is migrated on first use. */
   static open(url: string, options: PostgresStoreOptions = {}): PostgresStore {
@@ -182,7 +178,8 @@ export class PostgresStore implements Store {
     const schema = options.schema ?? parsed.searchParams.get('schema') ?? 'keel';
     parsed.searchParams.delete('schema');
     this.schema = schema;
-    this.channel = hintChannel(schema);
+    this.channels = hintChannels(schema);
+    this.listenOn = channelsFor(this.channels, options.hints ?? 'all');
     const redacted = new URL(parsed);
     redacted.password = '';
     this.location = `${redacted.toString()} (schema ${schema})`;
@@ -269,7 +266,9 @@ export class PostgresStore implements Store {
         this.endListener = end;
         if (this.closed) break;
         client.on('notification', (message) => this.onNotification(message.payload));
-        await client.query(`LISTEN ${quoteIdent(this.channel)}`);
+        await client.query(
+          this.listenOn.map((channel) => `LISTEN ${quoteIdent(channel)}`).join('; '),
+        );
         attempt = 0;
         // Anything may have happened while we were not listening.
         this.listeners.emit({ type: 'external-change' });
@@ -430,7 +429,7 @@ export class PostgresStore implements Store {
         announced.push(...tx.announced);
         settled.push({ unit, ok: true, value });
       }
-      batch.flush(this.notification(announced));
+      batch.flush(this.notifications(announced));
       // COMMIT of a transaction that a failed statement aborted answers ROLLBACK, not an error:
       // drain() reports that failure. The lock timeout is for row locks, not for COMMIT: one that
       // NOTIFYs waits for the database-wide lock that orders notifying commits (held through each
@@ -459,14 +458,12 @@ export class PostgresStore implements Store {
   };
 
   /**
-   * The NOTIFY announcing `hints` to other processes, if any is worth waking them for. Of the
+   * The NOTIFYs announcing `hints` to other processes, if any is worth waking them for. Of the
    * expiry hints only the earliest is sent, and only if it is due within a poll interval: every
    * process's expiry scanner looks at the database at least that often anyway (leases, due in
-   * seconds, would otherwise wake every process on every claim). Payloads are limited to 8000
-   * bytes: a big batch sends its run-closed hints without their outcomes, a bigger one says
-   * "anything changed".
+   * seconds, would otherwise wake every process on every claim).
    */
-  private notification(hints: StoreHint[]): { channel: string; payload: string } | undefined {
+  private notifications(hints: StoreHint[]): Notification[] {
     const horizon = this.clock.now() + ANNOUNCED_EXPIRY_HORIZON_MS;
     let earliest: number | undefined;
     const sent: StoreHint[] = [];
@@ -476,15 +473,7 @@ export class PostgresStore implements Store {
         earliest = hint.at;
     }
     if (earliest !== undefined) sent.push({ type: 'expiry', at: earliest });
-    if (sent.length === 0) return undefined;
-    const payload = (hints: StoreHint[]) => JSON.stringify({ origin: this.origin, hints });
-    let text = payload(sent);
-    // Too big: the outcomes go first (their waiters read them instead), then the hints themselves.
-    const tooBig = () => Buffer.byteLength(text) >= MAX_NOTIFY_PAYLOAD;
-    if (tooBig())
-      text = payload(sent.map((h) => (h.type === 'run-closed' ? { ...h, outcome: undefined } : h)));
-    if (tooBig()) text = payload([{ type: 'external-change' }]);
-    return { channel: this.channel, payload: text };
+    return notificationsOf(sent, this.channels, this.origin);
   }
 
   private async query<R extends pg.QueryResultRow>(

@@ -32,12 +32,15 @@ export function channelsFor(
   audience: HintAudience,
 ): string[] {
   if (audience === 'all') return [channels.work, channels.runs];
-  return [channels[audience]];
+  if (audience === 'work' || audience === 'runs') return [channels[audience]];
+  throw new TypeError(
+    `Invalid hints option: ${JSON.stringify(audience)}; expected 'all', 'work' (a process that only runs workers) or 'runs' (one that only runs clients).`,
+  );
 }
 
-/** The channel a hint travels on: 'external-change' (anything may have happened) concerns both. */
+/** Hints about work; those about runs go on the other channel. */
 function isAboutWork(hint: StoreHint): boolean {
-  return hint.type === 'task-ready' || hint.type === 'expiry' || hint.type === 'external-change';
+  return hint.type === 'task-ready' || hint.type === 'expiry';
 }
 
 /**
@@ -50,8 +53,10 @@ export function notificationsOf(
   channels: { work: string; runs: string },
   origin: string,
 ): Notification[] {
-  const work = hints.filter(isAboutWork);
-  const runs = hints.filter((hint) => !isAboutWork(hint));
+  // 'external-change' (anything may have happened) concerns both.
+  const everyone = (hint: StoreHint) => hint.type === 'external-change';
+  const work = hints.filter((hint) => everyone(hint) || isAboutWork(hint));
+  const runs = hints.filter((hint) => everyone(hint) || !isAboutWork(hint));
   const notifications: Notification[] = [];
   if (work.length > 0)
     notifications.push({ channel: channels.work, payload: fitted(work, origin) });

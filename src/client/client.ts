@@ -15,7 +15,11 @@ import { HintLog } from './hint-log.ts';
 export interface ClientOptions {
   /** An open store (shared with a worker in the same process, say). Give this or `connection`. */
   store?: Store;
-  /** Path of the SQLite file to open; `client.close()` closes it. */
+  /**
+   * A SQLite file path or a `postgres://` URL: the client opens a store of its own, and
+   * `client.close()` closes it. On PostgreSQL that store hears only of runs (closed, updated,
+   * queries answered), not of tasks becoming ready.
+   */
   connection?: string;
   /** Names this client in the history. @defaultValue `pid@hostname` */
   identity?: string;

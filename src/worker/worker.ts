@@ -43,7 +43,11 @@ installWorkflowGuards();
 export interface WorkerOptions {
   /** An open store to use (shared with a client, say). Give this or `connection`. */
   store?: Store;
-  /** Path of the SQLite file to open (created if missing); the worker closes it when it stops. */
+  /**
+   * A SQLite file path (created if missing) or a `postgres://` URL: the worker opens a store of its
+   * own and closes it when it stops. On PostgreSQL that store hears only of work (tasks ready,
+   * timers due), not of runs closing.
+   */
   connection?: string;
   /** The task queue this worker polls. */
   taskQueue: string;

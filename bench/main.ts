@@ -13,7 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchReplay } from './replay.ts';
-import { benchPostgres, postgresAloneOnW3, rawPostgresCommitsPerSecond } from './postgres.ts';
+import {
+  benchPostgres,
+  postgresAloneOnW3,
+  rawPostgresCommitsPerSecond,
+  type PostgresConfigFigures,
+} from './postgres.ts';
 import { benchW3, round } from './w3.ts';
 
 function fail(message: string): never {
@@ -152,6 +157,19 @@ try {
           ? `W3's statements by pgbench (bench/w3-statements.sql): ${alone.workflowsPerSecond8Clients} workflows/s with 8 connections; ${alone.msPerWorkflow1Client} ms per workflow with one`
           : 'pgbench not found: not measured',
       ]);
+      if (alone) {
+        // How close Keel comes to what PostgreSQL alone does with the same statements.
+        const each = (part: (c: PostgresConfigFigures) => string) =>
+          postgres.configurations.map((c) => `${c.workerProcesses}: ${part(c)}`).join(', ');
+        const percent = (c: PostgresConfigFigures) =>
+          `${Math.round((c.throughputWorkflowsPerSecond / alone.workflowsPerSecond8Clients) * 100)}%`;
+        const times = (c: PostgresConfigFigures) =>
+          `${round(c.serialLatencyMs.p50 / alone.msPerWorkflow1Client)}x`;
+        rows.push([
+          'against the bound',
+          `workers ${each(percent)} of its throughput; one at a time, ${each(times)} its latency`,
+        ]);
+      }
     }
     const width = Math.max(...rows.map(([k]) => k.length));
     console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));

@@ -14,7 +14,8 @@
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { TaskRecord } from '../../state/tasks.ts';
 import { taskFromRow, type TaskRow } from '../rows.ts';
-import { PendingWrites, type Notification } from './pending-writes.ts';
+import type { Notification } from './notifications.ts';
+import { PendingWrites } from './pending-writes.ts';
 import { TASK_COLUMNS } from './postgres-transaction.ts';
 import type { StatementPipeline } from './statement-pipeline.ts';
 

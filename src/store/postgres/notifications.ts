@@ -7,7 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import type { StoreHint } from '../store.ts';
-import type { Notification } from './pending-writes.ts';
+
+/** A NOTIFY: `payload` on `channel`. */
+export interface Notification {
+  channel: string;
+  payload: string;
+}
+
+/** A schema's two channels: hints about work, hints about runs. */
+export interface HintChannels {
+  work: string;
+  runs: string;
+}
 
 /** Which hints a process hears: all of them, those about work (workers), or about runs (clients). */
 export type HintAudience = 'all' | 'work' | 'runs';
@@ -20,17 +31,14 @@ export const MAX_NOTIFY_PAYLOAD = 7900;
  * in the same database (another deployment, a parallel test) must not wake this one's. Channel
  * names are identifiers (at most 63 bytes): a long schema name goes by its hash.
  */
-export function hintChannels(schema: string): { work: string; runs: string } {
+export function hintChannels(schema: string): HintChannels {
   const fits = Buffer.byteLength(`keel_hints_${schema}`) <= 63;
   const name = fits ? schema : createHash('sha256').update(schema).digest('hex').slice(0, 40);
   return { work: `keel_hints_${name}`, runs: `keel_runs_${name}` };
 }
 
 /** The channels a process with `audience` listens on. */
-export function channelsFor(
-  channels: { work: string; runs: string },
-  audience: HintAudience,
-): string[] {
+export function channelsFor(channels: HintChannels, audience: HintAudience): string[] {
   if (audience === 'all') return [channels.work, channels.runs];
   if (audience === 'work' || audience === 'runs') return [channels[audience]];
   throw new TypeError(
@@ -50,13 +58,12 @@ function isAboutWork(hint: StoreHint): boolean {
  */
 export function notificationsOf(
   hints: StoreHint[],
-  channels: { work: string; runs: string },
+  channels: HintChannels,
   origin: string,
 ): Notification[] {
-  // 'external-change' (anything may have happened) concerns both.
-  const everyone = (hint: StoreHint) => hint.type === 'external-change';
-  const work = hints.filter((hint) => everyone(hint) || isAboutWork(hint));
-  const runs = hints.filter((hint) => everyone(hint) || !isAboutWork(hint));
+  // 'external-change' (anything may have happened) is not about work alone: it goes on both.
+  const work = hints.filter((hint) => isAboutWork(hint) || hint.type === 'external-change');
+  const runs = hints.filter((hint) => !isAboutWork(hint));
   const notifications: Notification[] = [];
   if (work.length > 0)
     notifications.push({ channel: channels.work, payload: fitted(work, origin) });

@@ -8,12 +8,7 @@ import type { HistoryEvent } from '../../state/events.ts';
 import { jsonOfAttributes } from '../../state/event-json.ts';
 import type { SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { TaskChange, TaskRecord } from '../../state/tasks.ts';
-
-/** A NOTIFY: `payload` on `channel`. */
-export interface Notification {
-  channel: string;
-  payload: string;
-}
+import type { Notification } from './notifications.ts';
 
 /**
  * Up to this many runs updated (or tasks deleted) in one statement are each addressed by key; more

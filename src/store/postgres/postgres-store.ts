@@ -58,8 +58,14 @@ import {
 import { migratePostgres, quoteIdent } from './migrations.ts';
 import { PostgresBatch } from './batch.ts';
 import { StatementPipeline } from './statement-pipeline.ts';
-import { channelsFor, hintChannels, notificationsOf, type HintAudience } from './notifications.ts';
-import type { Notification } from './pending-writes.ts';
+import {
+  channelsFor,
+  hintChannels,
+  notificationsOf,
+  type HintAudience,
+  type HintChannels,
+  type Notification,
+} from './notifications.ts';
 
 export interface PostgresStoreOptions {
   /** Schema holding Keel's tables (created if missing). @defaultValue 'keel' (or `?schema=` in the URL) */
@@ -165,7 +171,7 @@ export class PostgresStore implements Store {
   private readonly lanes: number;
   private listening?: Promise<void>;
   private readonly connection: pg.ClientConfig;
-  private readonly channels: { work: string; runs: string };
+  private readonly channels: HintChannels;
   private readonly listenOn: string[];
 
   /** Opens the store at `url` (`postgres://user@host:port/db?schema=keel`); the schema is migrated on first use. */

@@ -36,7 +36,7 @@ describe('PostgreSQL notifications', () => {
     assert.deepEqual(notificationsOf([], channels, 'me'), []);
   });
 
-  test('a payload too big drops the outcomes, then says anything changed, on its channel alone', () => {
+  test('a hint whose outcome does not fit goes without it; many hints take several payloads', () => {
     const outcome = (size: number) => ({
       status: 'Completed' as const,
       closing: {
@@ -52,14 +52,27 @@ describe('PostgreSQL notifications', () => {
       keel_hints_keel: [ready],
       keel_runs_keel: [{ type: 'run-closed', runId: 'r' }],
     });
-    const many = Array.from({ length: 400 }, (_, i): StoreHint => ({
+    // A hint that cannot fit at all says that anything may have changed, on its own channel.
+    const huge: StoreHint = { type: 'task-ready', kind: 'workflow', taskQueue: 'q'.repeat(8000) };
+    assert.deepEqual(heardOn([huge]), { keel_hints_keel: [{ type: 'external-change' }] });
+    // 60 outcomes of 300 bytes: more than one payload holds, and none is dropped.
+    const closed = Array.from({ length: 60 }, (_, i): StoreHint => ({
       type: 'run-closed',
       runId: `run-${i}`,
+      outcome: outcome(300),
     }));
-    assert.deepEqual(heardOn([ready, ...many]), {
-      keel_hints_keel: [ready],
-      keel_runs_keel: [{ type: 'external-change' }],
-    });
+    const sent = notificationsOf([ready, ...closed], channels, 'me');
+    const onRuns = sent.filter((n) => n.channel === 'keel_runs_keel');
+    assert.ok(onRuns.length >= 3, `${onRuns.length} payloads`);
+    for (const { payload } of sent) assert.ok(Buffer.byteLength(payload) < MAX_NOTIFY_PAYLOAD);
+    const heard = onRuns.flatMap(
+      ({ payload }) => (JSON.parse(payload) as { hints: StoreHint[] }).hints,
+    );
+    assert.deepEqual(heard, closed);
+    assert.deepEqual(
+      sent.filter((n) => n.channel === 'keel_hints_keel').map((n) => JSON.parse(n.payload)),
+      [{ origin: 'me', hints: [ready] }],
+    );
   });
 
   test('a process listens on the channels of its audience; an unknown audience is refused', () => {

@@ -52,9 +52,11 @@ function isAboutWork(hint: StoreHint): boolean {
 }
 
 /**
- * The NOTIFYs announcing `hints` from the process `origin`: one per channel that has any. Each
- * payload stays under `MAX_NOTIFY_PAYLOAD` bytes: a big batch sends its run-closed hints without
- * their outcomes (their waiters read them instead), a bigger one says "anything changed".
+ * The NOTIFYs announcing `hints` from the process `origin`: on each channel that has any, as few as
+ * hold them with every payload under `MAX_NOTIFY_PAYLOAD` bytes, in order. A run-closed hint whose
+ * outcome alone would not fit goes without it (its waiters read it instead). Splitting, rather than
+ * dropping the outcomes of a big batch, spares a read per run: a batch that closed 20 runs of W3
+ * was over the limit, and clients read 58% of outcomes back.
  */
 export function notificationsOf(
   hints: StoreHint[],
@@ -64,20 +66,43 @@ export function notificationsOf(
   // 'external-change' (anything may have happened) is not about work alone: it goes on both.
   const work = hints.filter((hint) => isAboutWork(hint) || hint.type === 'external-change');
   const runs = hints.filter((hint) => !isAboutWork(hint));
-  const notifications: Notification[] = [];
-  if (work.length > 0)
-    notifications.push({ channel: channels.work, payload: fitted(work, origin) });
-  if (runs.length > 0)
-    notifications.push({ channel: channels.runs, payload: fitted(runs, origin) });
-  return notifications;
+  return [
+    ...payloadsOf(work, origin).map((payload) => ({ channel: channels.work, payload })),
+    ...payloadsOf(runs, origin).map((payload) => ({ channel: channels.runs, payload })),
+  ];
 }
 
-function fitted(hints: StoreHint[], origin: string): string {
-  const payload = (sent: StoreHint[]) => JSON.stringify({ origin, hints: sent });
-  let text = payload(hints);
-  const tooBig = () => Buffer.byteLength(text) >= MAX_NOTIFY_PAYLOAD;
-  if (tooBig())
-    text = payload(hints.map((h) => (h.type === 'run-closed' ? { ...h, outcome: undefined } : h)));
-  if (tooBig()) text = payload([{ type: 'external-change' }]);
-  return text;
+/** `{ origin, hints }` payloads holding `hints` in order, each under `MAX_NOTIFY_PAYLOAD` bytes. */
+function payloadsOf(hints: StoreHint[], origin: string): string[] {
+  const head = `{"origin":${JSON.stringify(origin)},"hints":[`;
+  const tail = ']}';
+  const room = MAX_NOTIFY_PAYLOAD - Buffer.byteLength(head) - Buffer.byteLength(tail);
+  const payloads: string[] = [];
+  let held: string[] = [];
+  let heldBytes = 0;
+  for (const hint of hints) {
+    const json = fittedHint(hint, room);
+    const size = Buffer.byteLength(json);
+    if (held.length > 0 && heldBytes + 1 + size > room) {
+      payloads.push(head + held.join(',') + tail);
+      held = [];
+      heldBytes = 0;
+    }
+    heldBytes += (held.length > 0 ? 1 : 0) + size; // and its comma
+    held.push(json);
+  }
+  if (held.length > 0) payloads.push(head + held.join(',') + tail);
+  return payloads;
+}
+
+/** The JSON of `hint` in at most `room` bytes: without its outcome if need be, else "anything changed". */
+function fittedHint(hint: StoreHint, room: number): string {
+  const fits = (json: string) => Buffer.byteLength(json) <= room;
+  const json = JSON.stringify(hint);
+  if (fits(json)) return json;
+  if (hint.type === 'run-closed') {
+    const bare = JSON.stringify({ ...hint, outcome: undefined });
+    if (fits(bare)) return bare;
+  }
+  return JSON.stringify({ type: 'external-change' });
 }

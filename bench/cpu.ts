@@ -62,7 +62,7 @@ export function countCpu(workerPids: number[]): { stop(workflows: number): CpuUs
       let postgres = 0;
       for (const [pid, seconds] of after.postgres)
         postgres += seconds - (before.postgres.get(pid) ?? 0);
-      const perWorkflow = (seconds: number) => Math.round((seconds * 1e4) / workflows) / 10;
+      const perWorkflow = (seconds: number) => Math.round((seconds * 1e5) / workflows) / 100;
       const total = after.client - before.client + (after.workers - before.workers) + postgres;
       return {
         msPerWorkflow: {

@@ -16,7 +16,7 @@ import { Client } from 'keel/client';
 import { PostgresStore } from 'keel/worker';
 import { setTimeout as delay } from 'node:timers/promises';
 import { countCpu, type CpuUse } from './cpu.ts';
-import { measureW3, type W3Figures } from './w3.ts';
+import { measureW3, WARMUP_PER_PROCESS, type W3Figures } from './w3.ts';
 
 export const POSTGRES_BENCH_URL =
   process.env.KEEL_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -190,8 +190,8 @@ export async function benchPostgres(options: {
         concurrency: options.concurrency,
         latencyRuns: options.latencyRuns,
         // As many per worker process as the SQLite run gives its one worker: each process's JIT
-        // compiles its own hot paths, and a quarter of 500 left four workers measured half-cold.
-        warmup: 500 * count,
+        // optimises its own hot paths.
+        warmup: WARMUP_PER_PROCESS * count,
         aroundThroughput: {
           before: async () => {
             await settle();

@@ -367,6 +367,39 @@ describe('notifications', () => {
       const big = await close('run-big', 'x'.repeat(10_000));
       assert.deepEqual(big.hint, { type: 'run-closed', runId: 'run-big' });
     }));
+
+  test('runs closed in one transaction each carry their outcome, over as many notifications as it takes', () =>
+    twoStores(async (a, heard) => {
+      // 40 results of 300 characters: twice what one notification holds.
+      const runs = Array.from({ length: 40 }, (_, i) =>
+        execution({ runId: `run-${i}`, workflowId: `wf-${i}`, nextEventId: 2 }),
+      );
+      const closing = (i: number) => ({
+        eventId: 2,
+        eventTime: 5,
+        eventType: 'WorkflowExecutionCompleted' as const,
+        attributes: { result: `${i}`.padEnd(300, '.'), workflowTaskCompletedEventId: 1 },
+      });
+      await a.transaction(async (tx) => {
+        for (const run of runs) await tx.insertExecution(run);
+      });
+      await a.transaction(async (tx) => {
+        for (const [i, run] of runs.entries()) {
+          await tx.appendEvents(run.runId, [closing(i)]);
+          await tx.updateExecution({ ...run, nextEventId: 3, status: 'Completed' });
+        }
+      });
+      const closed = () => heard.filter((h) => h.type === 'run-closed');
+      await waitFor(() => closed().length === runs.length, 'every run closed');
+      assert.deepEqual(
+        closed(),
+        runs.map((run, i) => ({
+          type: 'run-closed',
+          runId: run.runId,
+          outcome: { status: 'Completed', closing: closing(i) },
+        })),
+      );
+    }));
 });
 
 describe('batches', () => {

@@ -144,7 +144,7 @@ try {
         const cpu = c.cpu
           ? `; CPU per workflow: client ${c.cpu.msPerWorkflow.client} ms, workers ${c.cpu.msPerWorkflow.workers} ms, PostgreSQL ${c.cpu.msPerWorkflow.postgres} ms (${c.cpu.coresBusy} of ${c.cpu.cores} cores busy)`
           : '';
-        rows.push(['', `${c.commitsPerWorkflow} writing commits per workflow${cpu}`]);
+        rows.push(['', `${c.transactionIdsPerWorkflow} transaction ids per workflow${cpu}`]);
       }
       rows.push([
         'baseline: postgres',

@@ -140,17 +140,19 @@ function startWorker(connection: string, taskQueue: string): Promise<ChildProces
 export interface PostgresConfigFigures extends W3Figures {
   workerProcesses: number;
   /**
-   * Commits that wrote (transaction ids) per workflow during the throughput phase: group commit
-   * makes it less than W3's 5 transactions.
+   * Transaction ids per workflow during the throughput phase (see `transactionIdsSoFar`): group
+   * commit makes it less than W3's 5 transactions.
    */
-  commitsPerWorkflow?: number;
+  transactionIdsPerWorkflow?: number;
   /** CPU per workflow by process group during the throughput phase (Linux). */
   cpu?: CpuUse;
 }
 
 /**
- * Transaction ids the cluster has handed out so far: one per transaction that writes (a read-only
- * one commits without flushing anything), counted at once. pg_stat_database's commit counts, used
+ * Transaction ids the cluster has handed out so far, counted at once. A transaction takes one when
+ * it writes or locks a row (a read-only one commits without flushing anything), and each savepoint
+ * that writes takes another; rolled-back transactions and the rest of the cluster's work count
+ * too. So it is an upper bound on the commits that wrote. pg_stat_database's commit counts, used
  * before, include read-only transactions and reach the statistics when each backend reports them
  * (up to seconds late): 4 workers read anywhere from 0.35 to 1.13 commits per workflow across runs,
  * where this count reads 0.28 to 0.3. The admin connection's own query takes one id too.
@@ -209,7 +211,7 @@ export async function benchPostgres(options: {
       figures.push({
         workerProcesses: count,
         ...measured,
-        commitsPerWorkflow: Math.round((commits / options.total) * 100) / 100,
+        transactionIdsPerWorkflow: Math.round((commits / options.total) * 100) / 100,
         ...(cpuUse ? { cpu: cpuUse } : {}),
       });
     } finally {

@@ -75,6 +75,28 @@ describe('PostgreSQL notifications', () => {
     );
   });
 
+  test('identical hints are sent once; characters beyond ASCII travel escaped', () => {
+    const ready: StoreHint = { type: 'task-ready', kind: 'activity', taskQueue: 'q' };
+    assert.deepEqual(heardOn([ready, ready, ready]), { keel_hints_keel: [ready] });
+    const closed: StoreHint = {
+      type: 'run-closed',
+      runId: 'r',
+      outcome: {
+        status: 'Completed',
+        closing: {
+          eventId: 2,
+          eventTime: 1,
+          eventType: 'WorkflowExecutionCompleted',
+          attributes: { result: 'café ☕ 😀', workflowTaskCompletedEventId: 1 },
+        },
+      },
+    };
+    const [sent] = notificationsOf([closed], channels, 'me');
+    // One byte per character in any server encoding: the length PostgreSQL checks is the one counted.
+    assert.match(sent!.payload, /^[\x20-\x7e]*$/);
+    assert.deepEqual(JSON.parse(sent!.payload), { origin: 'me', hints: [closed] });
+  });
+
   test('a process listens on the channels of its audience; an unknown audience is refused', () => {
     assert.deepEqual(channelsFor(channels, 'all'), ['keel_hints_keel', 'keel_runs_keel']);
     assert.deepEqual(channelsFor(channels, 'work'), ['keel_hints_keel']);

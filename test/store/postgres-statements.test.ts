@@ -180,6 +180,39 @@ describe('write statements', () => {
       );
       assert.deepEqual(rows, [{ n: 32 }]);
     }));
+
+  test('a statement is prepared under the same name however many notifications it sends, and sends them all', () =>
+    onFreshSchema(async (client) => {
+      await client.query('LISTEN "keel_w_test"');
+      const heard: string[] = [];
+      client.on('notification', (message) => heard.push(message.payload ?? ''));
+      const step = (count: number) => {
+        const writes = new PendingWrites();
+        writes.applyTaskChanges([{ op: 'put', task: activityTask('run-1', count) }]);
+        return writes.toStatement(
+          Array.from({ length: count }, (_, i) => ({
+            channel: 'keel_w_test',
+            payload: `${count}:${i}`,
+          })),
+        );
+      };
+      // One name for every count above two: the name (63 bytes at most) cannot grow with it.
+      const names = [3, 9, 200].map((count) => step(count).name);
+      assert.deepEqual(names, ['keel_w_tN', 'keel_w_tN', 'keel_w_tN']);
+      assert.equal(step(2).name, 'keel_w_tnn');
+      for (const count of [1, 3, 9]) {
+        const statement = step(count);
+        await client.query(statement);
+      }
+      await waitFor(() => heard.length === 13, 'every notification');
+      assert.deepEqual(heard, [
+        '1:0',
+        '3:0',
+        '3:1',
+        '3:2',
+        ...Array.from({ length: 9 }, (_, i) => `9:${i}`),
+      ]);
+    }));
 });
 
 /** A parameter as PostgreSQL's text input takes it (arrays as literals). */

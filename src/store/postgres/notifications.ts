@@ -72,17 +72,24 @@ export function notificationsOf(
   ];
 }
 
-/** `{ origin, hints }` payloads holding `hints` in order, each under `MAX_NOTIFY_PAYLOAD` bytes. */
+/**
+ * `{ origin, hints }` payloads holding `hints` in order (each hint once), each shorter than
+ * `MAX_NOTIFY_PAYLOAD` bytes.
+ */
 function payloadsOf(hints: StoreHint[], origin: string): string[] {
-  const head = `{"origin":${JSON.stringify(origin)},"hints":[`;
+  const head = `{"origin":${asciiJson(origin)},"hints":[`;
   const tail = ']}';
-  const room = MAX_NOTIFY_PAYLOAD - Buffer.byteLength(head) - Buffer.byteLength(tail);
+  const room = MAX_NOTIFY_PAYLOAD - 1 - head.length - tail.length;
   const payloads: string[] = [];
+  // A batch that readies many tasks of one queue makes as many identical hints: one says it.
+  const seen = new Set<string>();
   let held: string[] = [];
   let heldBytes = 0;
   for (const hint of hints) {
     const json = fittedHint(hint, room);
-    const size = Buffer.byteLength(json);
+    if (seen.has(json)) continue;
+    seen.add(json);
+    const size = json.length;
     if (held.length > 0 && heldBytes + 1 + size > room) {
       payloads.push(head + held.join(',') + tail);
       held = [];
@@ -97,12 +104,22 @@ function payloadsOf(hints: StoreHint[], origin: string): string[] {
 
 /** The JSON of `hint` in at most `room` bytes: without its outcome if need be, else "anything changed". */
 function fittedHint(hint: StoreHint, room: number): string {
-  const fits = (json: string) => Buffer.byteLength(json) <= room;
-  const json = JSON.stringify(hint);
-  if (fits(json)) return json;
+  const json = asciiJson(hint);
+  if (json.length <= room) return json;
   if (hint.type === 'run-closed') {
-    const bare = JSON.stringify({ ...hint, outcome: undefined });
-    if (fits(bare)) return bare;
+    const bare = asciiJson({ ...hint, outcome: undefined });
+    if (bare.length <= room) return bare;
   }
-  return JSON.stringify({ type: 'external-change' });
+  return asciiJson({ type: 'external-change' });
+}
+
+/**
+ * JSON with every character beyond ASCII escaped (`\u00e9`): one byte per character in any
+ * server encoding, so that a payload's length in characters is the length PostgreSQL checks.
+ */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -268,15 +268,25 @@ export class PendingWrites {
           [(r) => r[3], 'float8[]'],
         ])})`);
     }
-    const tail =
-      notifications.length > 0
-        ? `SELECT ${notifications
-            .map(
-              ({ channel, payload }) => `pg_notify(${p(channel, 'text')}, ${p(payload, 'text')})`,
-            )
-            .join(', ')}`
-        : 'SELECT 1';
-    shape.push(...notifications.map(() => 'n'));
+    // One or two NOTIFYs (one per channel) are the rule; a commit with more (a big batch's hints
+    // split over several payloads) sends them as arrays, so that the statement's shape, and the
+    // name it is prepared under, stay the same whatever their number.
+    let tail = 'SELECT 1';
+    if (notifications.length > 2) {
+      tail = `SELECT pg_notify(c, m) FROM unnest(${p(
+        notifications.map((n) => n.channel),
+        'text[]',
+      )}, ${p(
+        notifications.map((n) => n.payload),
+        'text[]',
+      )}) AS x(c, m)`;
+      shape.push('N');
+    } else if (notifications.length > 0) {
+      tail = `SELECT ${notifications
+        .map(({ channel, payload }) => `pg_notify(${p(channel, 'text')}, ${p(payload, 'text')})`)
+        .join(', ')}`;
+      shape.push(...notifications.map(() => 'n'));
+    }
     const text = parts.length > 0 ? `WITH ${parts.join(',\n')}\n${tail}` : tail;
     // Statements of the same shape are prepared once per connection, their plan cached: only those
     // that reach rows by key, whose plan is right however big the tables grow. A statement joining

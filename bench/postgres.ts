@@ -188,7 +188,7 @@ export async function benchPostgres(options: {
     await admin.connect();
     try {
       let cpu: ReturnType<typeof countCpu> | undefined;
-      let commits = 0;
+      let transactionIds = 0;
       let cpuUse: CpuUse | undefined;
       const measured = await measureW3(client, taskQueue, {
         total: options.total,
@@ -199,19 +199,19 @@ export async function benchPostgres(options: {
         warmup: WARMUP_PER_PROCESS * count,
         aroundThroughput: {
           before: async () => {
-            commits = await transactionIdsSoFar(admin);
+            transactionIds = await transactionIdsSoFar(admin);
             cpu = countCpu(workers.map((w) => w.pid!));
           },
           after: async () => {
             cpuUse = cpu!.stop(options.total);
-            commits = (await transactionIdsSoFar(admin)) - commits - 1;
+            transactionIds = (await transactionIdsSoFar(admin)) - transactionIds - 1;
           },
         },
       });
       figures.push({
         workerProcesses: count,
         ...measured,
-        transactionIdsPerWorkflow: Math.round((commits / options.total) * 100) / 100,
+        transactionIdsPerWorkflow: Math.round((transactionIds / options.total) * 100) / 100,
         ...(cpuUse ? { cpu: cpuUse } : {}),
       });
     } finally {

@@ -2,17 +2,22 @@
  * A worker in its own process for the fault tests:
  * `node ... fault-worker.ts <connection> <taskQueue> <identity>`, with `KEEL_FAULT_DIR` (journal
  * and gates), `KEEL_FAULT_ROLE` and optionally `KEEL_FAULT_STICKY_MS` (the sticky queue's
- * schedule-to-start timeout) and `KEEL_RUN_NOW` in the environment. Prints "ready" once polling, and every
+ * schedule-to-start timeout), `KEEL_RUN_NOW` and `KEEL_FAULT_KNOWN_ROWS=off` (its store reads every
+ * row it completes, remembering none it wrote: `rememberWrittenRows`) in the environment. Prints "ready" once polling, and every
  * warning or error the worker logs as a `[warn] ...` / `[error] ...` line on stdout (tests wait for
  * "no longer held", the refusal of a late completion).
  */
-import { Worker } from 'keel/worker';
+import { PostgresStore, Worker } from 'keel/worker';
 import * as activities from './fault-activities.ts';
 import * as workflows from './fault-workflows.ts';
 
 const [connection, taskQueue, identity] = process.argv.slice(2);
+const store =
+  process.env.KEEL_FAULT_KNOWN_ROWS === 'off'
+    ? PostgresStore.open(connection!, { hints: 'work', rememberWrittenRows: false })
+    : undefined;
 const worker = await Worker.create({
-  connection: connection!,
+  ...(store ? { store } : { connection: connection! }),
   taskQueue: taskQueue!,
   identity: identity!,
   workflows,
@@ -33,3 +38,4 @@ const worker = await Worker.create({
 const running = worker.run();
 console.log('ready');
 await running;
+await store?.close();

@@ -440,7 +440,8 @@ describe('batches', () => {
   async function batched(
     store: PostgresStore,
     units: ((tx: StoreTransaction) => Promise<unknown>)[],
-    reads?: { runId: string; taskKey: string },
+    /** What the units read first: the same for all, or one each. */
+    reads?: { runId: string; taskKey: string } | { runId: string; taskKey: string }[],
   ): Promise<PromiseSettledResult<unknown>[]> {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -452,7 +453,11 @@ describe('batches', () => {
       await held;
     });
     await lane;
-    const results = Promise.allSettled(units.map((work) => store.transaction(work, { reads })));
+    const results = Promise.allSettled(
+      units.map((work, i) =>
+        store.transaction(work, { reads: Array.isArray(reads) ? reads[i] : reads }),
+      ),
+    );
     release();
     await blocker;
     return results;
@@ -486,6 +491,154 @@ describe('batches', () => {
       assert.equal((await store.getExecution('run-b'))?.nextEventId, 4);
     } finally {
       await store.close();
+      await drop();
+    }
+  });
+
+  test('units on runs this process wrote last, one of which another process changed since, all see what is there', async () => {
+    const { url, drop } = freshSchema();
+    const a = PostgresStore.open(url, { batchLanes: 1 });
+    const b = PostgresStore.open(url);
+    try {
+      const tasks = ['run-x', 'run-y'].map((runId) =>
+        activityTask(runId, 3, { state: 'claimed', claimToken: 1 }),
+      );
+      await a.transaction(async (tx) => {
+        for (const task of tasks) {
+          await tx.insertExecution(
+            execution({ runId: task.runId, workflowId: task.runId, nextEventId: 4 }),
+          );
+          await tx.applyTaskChanges([{ op: 'put', task }]);
+        }
+      });
+      await b.transaction(async (tx) => {
+        const state = await tx.getExecution('run-y');
+        await tx.updateExecution({ ...state!, nextEventId: 9 });
+      });
+      const results = await batched(
+        a,
+        tasks.map((task) => async (tx: StoreTransaction) => {
+          const { state } = await tx.getExecutionAndTask(task.runId, task.key);
+          await tx.updateExecution({ ...state!, nextEventId: state!.nextEventId + 1 });
+          return state!.nextEventId;
+        }),
+        tasks.map((task) => ({ runId: task.runId, taskKey: task.key })),
+      );
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? r.value : r.reason)),
+        [4, 9],
+      );
+      assert.equal((await a.getExecution('run-x'))?.nextEventId, 5);
+      assert.equal((await a.getExecution('run-y'))?.nextEventId, 10);
+    } finally {
+      await a.close();
+      await b.close();
+      await drop();
+    }
+  });
+});
+
+describe('rows this process wrote last', () => {
+  /** The statements (their names, or their text) sent on any connection while `work` runs. */
+  async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
+    const sent: string[] = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, called with each client as this
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      const statement = config as string | { name?: string; text: string };
+      sent.push(typeof statement === 'string' ? statement : (statement.name ?? statement.text));
+      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+    } as typeof query;
+    try {
+      await work();
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    return sent;
+  }
+
+  /** A run with an activity task claimed by `store`'s process, as a worker that took it eagerly has. */
+  async function runWithClaimedTask(store: PostgresStore, runId: string) {
+    const task = activityTask(runId, 3, { state: 'claimed', claimToken: 1, expiresAt: 60_000 });
+    await store.transaction(async (tx) => {
+      await tx.insertExecution(execution({ runId, workflowId: runId, nextEventId: 4 }));
+      await tx.applyTaskChanges([{ op: 'put', task }]);
+    });
+    return task;
+  }
+
+  /** The completion of `task`: what it read (the run's next event id and the task's claim token). */
+  function complete(store: PostgresStore, task: { runId: string; key: string }) {
+    const seen: [number, number][] = [];
+    const done = store.transaction(
+      async (tx) => {
+        const { state, task: held } = await tx.getExecutionAndTask(task.runId, task.key);
+        seen.push([state!.nextEventId, held!.claimToken]);
+        await tx.updateExecution({ ...state!, nextEventId: state!.nextEventId + 1 });
+        await tx.applyTaskChanges([{ op: 'delete', key: task.key }]);
+      },
+      { reads: { runId: task.runId, taskKey: task.key } },
+    );
+    return done.then(() => seen);
+  }
+
+  test('a completion of a run and task this process wrote last waits for no read: one statement sent with it checks them', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url, { batchLanes: 1 });
+    try {
+      const task = await runWithClaimedTask(store, 'run-k');
+      let seen: [number, number][] = [];
+      const sent = await statementsDuring(async () => (seen = await complete(store, task)));
+      assert.deepEqual(seen, [[4, 1]]);
+      assert.ok(sent.includes('keel_expect_rows'), sent.join('; '));
+      assert.deepEqual(
+        sent.filter((s) => s.startsWith('keel_lock') || s.includes('FOR UPDATE')),
+        [],
+        'no statement reads the rows',
+      );
+      assert.equal((await store.getExecution('run-k'))?.nextEventId, 5);
+      assert.equal(await store.getTask(task.key), undefined);
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+
+  test('a run or task that another process changed since is read again, not taken as this process wrote it', async () => {
+    const { url, drop } = freshSchema();
+    const a = PostgresStore.open(url, { batchLanes: 1 });
+    const b = PostgresStore.open(url);
+    try {
+      // Another process appended to the run (a signal, say): the completion sees it and keeps it.
+      const first = await runWithClaimedTask(a, 'run-s');
+      await b.transaction(async (tx) => {
+        const state = await tx.getExecution('run-s');
+        await tx.updateExecution({ ...state!, nextEventId: 9 });
+      });
+      assert.deepEqual(await complete(a, first), [
+        [4, 1],
+        [9, 1],
+      ]);
+      assert.equal((await a.getExecution('run-s'))?.nextEventId, 10);
+
+      // Another process took the task over (its lease had expired): the late completion sees the
+      // new claim token, which is what fences it off.
+      const second = await runWithClaimedTask(a, 'run-t');
+      await b.transaction(async (tx) => {
+        const task = await tx.getTask(second.key);
+        await tx.applyTaskChanges([{ op: 'put', task: { ...task!, claimToken: 2 } }]);
+      });
+      assert.deepEqual(await complete(a, second), [
+        [4, 1],
+        [4, 2],
+      ]);
+      // What it wrote then is what it knows: the next completion on the run takes it as written.
+      const third = activityTask('run-t', 5, { state: 'claimed', claimToken: 3 });
+      await a.transaction(async (tx) => tx.applyTaskChanges([{ op: 'put', task: third }]));
+      assert.deepEqual(await complete(a, third), [[5, 3]]);
+    } finally {
+      await a.close();
+      await b.close();
       await drop();
     }
   });

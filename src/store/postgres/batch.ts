@@ -8,6 +8,7 @@
  *   order, so that batches lock in the same order. A unit gets its rows from there unless an
  *   earlier unit of the batch wrote to that run (then it reads the database, which has those
  *   writes).
+ * - **Rows known.** Rows this process wrote last need no read at all (see `KnownRows`).
  * - **Writes held back.** A finished unit's writes join the batch's, sent as one statement before
  *   the next read that could depend on them, or with COMMIT.
  */
@@ -15,7 +16,8 @@ import type { ExecutionState } from '../../state/execution-state.ts';
 import type { TaskRecord } from '../../state/tasks.ts';
 import { taskFromRow, type TaskRow } from '../rows.ts';
 import type { Notification } from './notifications.ts';
-import { PendingWrites } from './pending-writes.ts';
+import type { KnownRows } from './known-rows.ts';
+import { jsonRow, PendingWrites, type RowsWritten } from './pending-writes.ts';
 import { TASK_COLUMNS } from './postgres-transaction.ts';
 import type { StatementPipeline } from './statement-pipeline.ts';
 
@@ -29,13 +31,21 @@ export class PostgresBatch {
   /** Settles when the rows read ahead have arrived. */
   private ahead: Promise<void> = Promise.resolve();
 
-  constructor(private readonly pipeline: StatementPipeline) {}
+  /** What each flush wrote, in order: the process learns it once the batch commits. */
+  readonly flushes: RowsWritten[] = [];
+
+  constructor(
+    private readonly pipeline: StatementPipeline,
+    private readonly known?: KnownRows,
+  ) {}
 
   /**
-   * Reads and locks the runs and tasks that the batch's units will read first (sent, not awaited).
-   * A unit alone reads its own, in one statement rather than two.
+   * Reads and locks the runs and tasks that the batch's units will read first (sent, not awaited),
+   * or takes them as this process wrote them last if it knows them all (`takeKnown`). A unit alone
+   * otherwise reads its own, in one statement rather than two.
    */
   readAhead(reads: { runId: string; taskKey: string }[]): void {
+    if (this.takeKnown(reads)) return;
     if (reads.length < 2) return;
     const runIds = [...new Set(reads.map((r) => r.runId))].sort();
     const keys = [...new Set(reads.map((r) => r.taskKey))].sort();
@@ -56,6 +66,37 @@ export class PostgresBatch {
     });
     // Its failure is the batch's, reported by the pipeline.
     this.ahead.catch(() => undefined);
+  }
+
+  /**
+   * When this process knows every row the reads name (it wrote them last), the units get them from
+   * there at once; one statement locks the rows, in the same order as a read ahead, and fails the
+   * transaction if any of them changed since.
+   */
+  private takeKnown(reads: { runId: string; taskKey: string }[]): boolean {
+    if (!this.known || reads.length === 0) return false;
+    const runs = new Map<string, string>();
+    const tasks = new Map<string, TaskRow>();
+    for (const { runId, taskKey } of reads) {
+      const known = this.known.lookup(runId, taskKey);
+      if (!known) return false;
+      runs.set(runId, known.state);
+      tasks.set(taskKey, known.task);
+    }
+    const runIds = [...runs.keys()].sort();
+    const keys = [...tasks.keys()].sort();
+    for (const runId of runIds) this.runsAhead.set(runId, runs.get(runId));
+    for (const key of keys) this.tasksAhead.set(key, tasks.get(key));
+    // Not waited for: a failure aborts the transaction, and the pipeline reports it.
+    void this.pipeline.send({
+      name: 'keel_expect_rows',
+      text: 'SELECT keel_expect_rows($1::json, $2::json)',
+      values: [
+        `[${runIds.map((r) => jsonRow({ r }, 's', runs.get(r)!)).join(',')}]`,
+        `[${keys.map((k) => taskJsonRow(tasks.get(k)!)).join(',')}]`,
+      ],
+    });
+    return true;
   }
 
   /**
@@ -100,8 +141,19 @@ export class PostgresBatch {
   /** Sends the held writes and `notifications` as one statement, without waiting for it. */
   flush(notifications: Notification[] = []): void {
     if (this.pending.empty && notifications.length === 0) return;
+    this.flushes.push(this.pending.rowsWritten());
     const statement = this.pending.toStatement(notifications);
     this.pending = new PendingWrites();
     void this.pipeline.send(statement);
   }
+}
+
+/** A task row as `keel_expect_rows` takes it (the columns of `json_to_recordset` in migration 0003). */
+function taskJsonRow(row: TaskRow): string {
+  const { key: k, kind: n, run_id: r, task_queue: q, state: s } = row;
+  return jsonRow(
+    { k, n, r, q, s, e: row.expires_at, c: row.claim_token, b: row.claimed_by },
+    'd',
+    row.data,
+  );
 }

@@ -38,6 +38,14 @@ export function isTransient(error: unknown): boolean {
   );
 }
 
+/**
+ * `keel_expect_rows` (migration 0003) found a row changed since this process wrote it: what the
+ * process knew of it is forgotten, and the transaction runs again, reading it.
+ */
+export function isStaleKnownRow(error: unknown): boolean {
+  return error instanceof Error && (error as Error & { code?: string }).code === 'KL001';
+}
+
 /** True if the error means the connection itself is unusable (it must not go back to the pool). */
 export function breaksConnection(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

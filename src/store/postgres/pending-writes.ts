@@ -8,7 +8,18 @@ import type { HistoryEvent } from '../../state/events.ts';
 import { jsonOfAttributes } from '../../state/event-json.ts';
 import type { SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { TaskChange, TaskRecord } from '../../state/tasks.ts';
+import type { TaskRow } from '../rows.ts';
 import type { Notification } from './notifications.ts';
+
+/**
+ * Rows as a flush leaves them: runs' state JSON (null: the run closed), tasks (null: deleted), and
+ * the runs whose tasks all went (before the tasks written with them).
+ */
+export interface RowsWritten {
+  runs: Map<string, string | null>;
+  tasks: Map<string, TaskRow | null>;
+  deletedRuns: string[];
+}
 
 /**
  * Up to this many runs updated (or tasks deleted) in one statement are each addressed by key; more
@@ -83,6 +94,34 @@ export class PendingWrites {
 
   replaceSearchAttributes(runId: string, values: Record<string, SearchAttributeValue>): void {
     this.searchAttributes.set(runId, values);
+  }
+
+  /** The rows as these writes leave them: what the process knows of them once they commit. */
+  rowsWritten(): RowsWritten {
+    const runs = new Map<string, string | null>();
+    for (const [runId, values] of [...this.inserted, ...this.updated])
+      runs.set(runId, values.status === 'Running' ? values.json : null);
+    const tasks = new Map<string, TaskRow | null>();
+    for (const [key, written] of this.tasks) {
+      const t = written?.task;
+      tasks.set(
+        key,
+        t
+          ? {
+              key: t.key,
+              kind: t.kind,
+              run_id: t.runId,
+              task_queue: t.taskQueue ?? null,
+              state: t.state,
+              expires_at: t.expiresAt ?? null,
+              claim_token: t.claimToken,
+              claimed_by: t.claimedBy ?? null,
+              data: written.data,
+            }
+          : null,
+      );
+    }
+    return { runs, tasks, deletedRuns: [...this.deletedRuns] };
   }
 
   /** Adds the writes of `later` (another unit, after this one's) as if they had been made here. */
@@ -301,7 +340,7 @@ export class PendingWrites {
  * One row of a `json_to_recordset` parameter: `columns` serialised, and `payload` (JSON text
  * already) added under `key` as it is.
  */
-function jsonRow(
+export function jsonRow(
   columns: Record<string, string | number | null>,
   key: string,
   payload: string,

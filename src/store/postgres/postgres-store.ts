@@ -38,7 +38,7 @@ import type {
   TransactionOptions,
 } from '../store.ts';
 import { HintListeners } from '../hints.ts';
-import { breaksConnection, isTransient } from './errors.ts';
+import { breaksConnection, isStaleKnownRow, isTransient } from './errors.ts';
 import {
   PostgresTransaction,
   QUEUE_PARTITIONS,
@@ -57,6 +57,8 @@ import {
 } from '../rows.ts';
 import { migratePostgres, quoteIdent } from './migrations.ts';
 import { PostgresBatch } from './batch.ts';
+import { KnownRows, runOfTaskKey } from './known-rows.ts';
+import type { RowsWritten } from './pending-writes.ts';
 import { StatementPipeline } from './statement-pipeline.ts';
 import {
   channelsFor,
@@ -100,6 +102,13 @@ export interface PostgresStoreOptions {
    * own store from a connection string hears `'work'`, a client `'runs'`. @defaultValue 'all'
    */
   hints?: HintAudience;
+  /**
+   * Remember the rows this process wrote last, so that completing a task it holds needs no read of
+   * them: one round trip per completion instead of two (a check sent with the transaction fails it
+   * if another process changed them meanwhile, and it runs again, reading). Off: every completion
+   * reads them first. @defaultValue true
+   */
+  rememberWrittenRows?: boolean;
   /** @internal a test's virtual clock */
   clock?: Clock;
 }
@@ -163,6 +172,8 @@ export class PostgresStore implements Store {
   private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly queue: Unit[] = [];
+  /** The rows this process wrote last (see `KnownRows`), unless told not to remember them. */
+  private readonly known: KnownRows | undefined;
   private activeLanes = 0;
   /** When each running batch started (see `pump`). */
   private readonly batchStarts = new Set<number>();
@@ -193,6 +204,7 @@ export class PostgresStore implements Store {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? 30_000;
     this.lanes = options.batchLanes ?? 3;
+    this.known = options.rememberWrittenRows === false ? undefined : new KnownRows();
     this.connection = {
       connectionString: parsed.toString(),
       options: `-c search_path=${quoteIdent(schema)}`,
@@ -372,7 +384,16 @@ export class PostgresStore implements Store {
       try {
         await this.commitBatch(batch);
         return;
-      } catch {
+      } catch (error) {
+        // Rows it took as this process knew them had changed (now forgotten): again, reading them.
+        if (isStaleKnownRow(error)) {
+          try {
+            await this.commitBatch(batch);
+            return;
+          } catch {
+            // as below
+          }
+        }
         // A database error aborts the whole batch: each unit then runs alone (and is retried alone).
       }
     }
@@ -383,6 +404,7 @@ export class PostgresStore implements Store {
           await this.commitBatch([unit]);
           break;
         } catch (error) {
+          if (isStaleKnownRow(error) && attempt === 1) continue; // at once, reading them now
           if (!this.worthRetrying(error, attempt, deadline)) {
             unit.reject(error);
             break;
@@ -402,11 +424,12 @@ export class PostgresStore implements Store {
   private async commitBatch(units: Unit[]): Promise<void> {
     const client = await this.connectWithRetry();
     const pipeline = new StatementPipeline(client);
-    const batch = new PostgresBatch(pipeline);
+    const batch = new PostgresBatch(pipeline, this.known);
     let broken: Error | undefined;
     const settled: { unit: Unit; ok: boolean; value: unknown }[] = [];
     const hints: StoreHint[] = [];
     const announced: StoreHint[] = [];
+    let undone = false;
     try {
       // A lock wait past lock_timeout fails the batch (and its units run alone) instead of waiting
       // for deadlock detection.
@@ -425,7 +448,10 @@ export class PostgresStore implements Store {
         } catch (error) {
           tx.finished = true;
           if (isDatabaseError(error)) throw error;
-          if (tx.wroteEarly) void pipeline.send('ROLLBACK TO SAVEPOINT unit');
+          if (tx.wroteEarly) {
+            void pipeline.send('ROLLBACK TO SAVEPOINT unit');
+            undone = true; // what the batch's flushes say it wrote is no longer all true
+          }
           settled.push({ unit, ok: false, value: error });
           continue;
         }
@@ -443,12 +469,15 @@ export class PostgresStore implements Store {
       void pipeline.send('SET LOCAL lock_timeout = 0; COMMIT');
       await pipeline.drain();
     } catch (error) {
+      this.known?.forget(runsOf(units, batch.flushes));
       if (breaksConnection(error)) broken = error as Error;
       else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw error;
     } finally {
       client.release(broken);
     }
+    if (undone) this.known?.forget(runsOf(units, batch.flushes));
+    else this.known?.learn(batch.flushes);
     for (const { unit, ok, value } of settled) {
       if (ok) unit.resolve(value);
       else unit.reject(value);
@@ -649,4 +678,16 @@ function backoff(attempt: number): number {
 /** See `runKeyRange` in the SQLite store: a run's task keys are one range of the key index ("C" collation). */
 function runKeyRange(runId: string): [string, string] {
   return [`${runId}/`, `${runId}0`];
+}
+
+/** Every run that `units` read first or that `flushes` wrote to. */
+function runsOf(units: Unit[], flushes: RowsWritten[]): Set<string> {
+  const runs = new Set<string>();
+  for (const unit of units) if (unit.options?.reads) runs.add(unit.options.reads.runId);
+  for (const written of flushes) {
+    for (const runId of written.runs.keys()) runs.add(runId);
+    for (const key of written.tasks.keys()) runs.add(runOfTaskKey(key));
+    for (const runId of written.deletedRuns) runs.add(runId);
+  }
+  return runs;
 }

@@ -83,6 +83,22 @@ describe('rows this process wrote last', () => {
     learnt(known, (w) => w.updateExecution(execution({ runId: 'r4', status: 'Completed' })));
     assert.equal(known.lookup('r4', task.key), undefined, 'a closed run is not kept');
     assert.equal(known.size, 0);
+    assert.equal(known.totalCharacters, 0, 'the count follows what is kept');
+  });
+
+  test('a write to a task alone makes its run the most recently written', () => {
+    const known = new KnownRows();
+    const write = (n: number) => (w: PendingWrites) => {
+      w.updateExecution(execution({ runId: `run-${n}` }));
+      w.applyTaskChanges([{ op: 'put', task: workflowTask(`run-${n}`) }]);
+    };
+    learnt(known, ...Array.from({ length: 10_000 }, (_, n) => write(n)));
+    learnt(known, (w) =>
+      w.applyTaskChanges([{ op: 'put', task: workflowTask('run-0', { claimToken: 2 }) }]),
+    );
+    learnt(known, write(10_000));
+    assert.equal(known.lookup('run-0', 'run-0/workflow')?.task.claim_token, 2);
+    assert.equal(known.lookup('run-1', 'run-1/workflow'), undefined);
   });
 
   test('it keeps the 10,000 runs written most recently', () => {

@@ -14,6 +14,7 @@ import {
 } from '../../src/store/postgres/postgres-store.ts';
 import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
 import type { StoreHint, StoreTransaction } from '../../src/store/store.ts';
+import type { TaskRecord } from '../../src/state/tasks.ts';
 import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
 import { activityTask, execution, hearingFromConnect, waitFor, workflowTask } from './records.ts';
 
@@ -515,10 +516,14 @@ describe('batches', () => {
         const state = await tx.getExecution('run-y');
         await tx.updateExecution({ ...state!, nextEventId: 9 });
       });
+      // What each attempt of each unit read: the batch took both runs as it wrote them, failed on
+      // run-y's check, and ran again reading them.
+      const seen: Record<string, number[]> = { 'run-x': [], 'run-y': [] };
       const results = await batched(
         a,
         tasks.map((task) => async (tx: StoreTransaction) => {
           const { state } = await tx.getExecutionAndTask(task.runId, task.key);
+          seen[task.runId]!.push(state!.nextEventId);
           await tx.updateExecution({ ...state!, nextEventId: state!.nextEventId + 1 });
           return state!.nextEventId;
         }),
@@ -528,6 +533,7 @@ describe('batches', () => {
         results.map((r) => (r.status === 'fulfilled' ? r.value : r.reason)),
         [4, 9],
       );
+      assert.deepEqual(seen, { 'run-x': [4, 4], 'run-y': [4, 9] });
       assert.equal((await a.getExecution('run-x'))?.nextEventId, 5);
       assert.equal((await a.getExecution('run-y'))?.nextEventId, 10);
     } finally {
@@ -635,10 +641,58 @@ describe('rows this process wrote last', () => {
       // What it wrote then is what it knows: the next completion on the run takes it as written.
       const third = activityTask('run-t', 5, { state: 'claimed', claimToken: 3 });
       await a.transaction(async (tx) => tx.applyTaskChanges([{ op: 'put', task: third }]));
-      assert.deepEqual(await complete(a, third), [[5, 3]]);
+      let seen: [number, number][] = [];
+      const sent = await statementsDuring(async () => (seen = await complete(a, third)));
+      assert.deepEqual(seen, [[5, 3]]);
+      assert.ok(sent.includes('keel_expect_rows') && !sent.some((s) => s.startsWith('keel_lock')));
     } finally {
       await a.close();
       await b.close();
+      await drop();
+    }
+  });
+
+  test('any change to a column of the task is seen: its lease, its holder, its data', async () => {
+    const { url, drop } = freshSchema();
+    const a = PostgresStore.open(url, { batchLanes: 1 });
+    const b = PostgresStore.open(url);
+    try {
+      const changes: ((task: TaskRecord) => TaskRecord)[] = [
+        (task) => ({ ...task, expiresAt: 90_000 }),
+        (task) => ({ ...task, claimedBy: 'another-worker' }),
+        (task) => ({ ...task, data: { ...(task.data as object), attempt: 2 } }) as TaskRecord,
+      ];
+      for (const [n, change] of changes.entries()) {
+        const task = await runWithClaimedTask(a, `run-c${n}`);
+        await b.transaction(async (tx) => {
+          await tx.applyTaskChanges([{ op: 'put', task: change((await tx.getTask(task.key))!) }]);
+        });
+        let held: TaskRecord | undefined;
+        await a.transaction(
+          async (tx) => void ({ task: held } = await tx.getExecutionAndTask(task.runId, task.key)),
+          { reads: { runId: task.runId, taskKey: task.key } },
+        );
+        assert.deepEqual(held, change(task), `change ${n}`);
+      }
+    } finally {
+      await a.close();
+      await b.close();
+      await drop();
+    }
+  });
+
+  test('with rememberWrittenRows: false every completion reads its rows', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url, { batchLanes: 1, rememberWrittenRows: false });
+    try {
+      const task = await runWithClaimedTask(store, 'run-r');
+      let seen: [number, number][] = [];
+      const sent = await statementsDuring(async () => (seen = await complete(store, task)));
+      assert.deepEqual(seen, [[4, 1]]);
+      assert.ok(sent.includes('keel_lock_execution_and_task'), sent.join('; '));
+      assert.ok(!sent.includes('keel_expect_rows'));
+    } finally {
+      await store.close();
       await drop();
     }
   });

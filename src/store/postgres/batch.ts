@@ -31,13 +31,23 @@ export class PostgresBatch {
   /** Settles when the rows read ahead have arrived. */
   private ahead: Promise<void> = Promise.resolve();
 
+  private readonly known: KnownRows | undefined;
+  private readonly recordWrites: boolean;
   /** What each flush wrote, in order: the process learns it once the batch commits. */
   readonly flushes: RowsWritten[] = [];
 
   constructor(
     private readonly pipeline: StatementPipeline,
-    private readonly known?: KnownRows,
-  ) {}
+    options: {
+      /** Rows this process wrote last, which the batch may take instead of reading them. */
+      known?: KnownRows;
+      /** Keep what each flush wrote (`flushes`), for the process to learn after COMMIT. */
+      recordWrites?: boolean;
+    } = {},
+  ) {
+    this.known = options.known;
+    this.recordWrites = options.recordWrites ?? false;
+  }
 
   /**
    * Reads and locks the runs and tasks that the batch's units will read first (sent, not awaited),
@@ -83,17 +93,16 @@ export class PostgresBatch {
       runs.set(runId, known.state);
       tasks.set(taskKey, known.task);
     }
-    const runIds = [...runs.keys()].sort();
-    const keys = [...tasks.keys()].sort();
-    for (const runId of runIds) this.runsAhead.set(runId, runs.get(runId));
-    for (const key of keys) this.tasksAhead.set(key, tasks.get(key));
-    // Not waited for: a failure aborts the transaction, and the pipeline reports it.
+    for (const [runId, state] of runs) this.runsAhead.set(runId, state);
+    for (const [key, row] of tasks) this.tasksAhead.set(key, row);
+    // Not waited for: a failure aborts the transaction, and the pipeline reports it. The function
+    // orders the rows it locks itself.
     void this.pipeline.send({
       name: 'keel_expect_rows',
       text: 'SELECT keel_expect_rows($1::json, $2::json)',
       values: [
-        `[${runIds.map((r) => jsonRow({ r }, 's', runs.get(r)!)).join(',')}]`,
-        `[${keys.map((k) => taskJsonRow(tasks.get(k)!)).join(',')}]`,
+        `[${[...runs].map(([r, state]) => jsonRow({ r }, 's', state)).join(',')}]`,
+        `[${[...tasks.values()].map(taskJsonRow).join(',')}]`,
       ],
     });
     return true;
@@ -141,7 +150,7 @@ export class PostgresBatch {
   /** Sends the held writes and `notifications` as one statement, without waiting for it. */
   flush(notifications: Notification[] = []): void {
     if (this.pending.empty && notifications.length === 0) return;
-    this.flushes.push(this.pending.rowsWritten());
+    if (this.recordWrites) this.flushes.push(this.pending.rowsWritten());
     const statement = this.pending.toStatement(notifications);
     this.pending = new PendingWrites();
     void this.pipeline.send(statement);

@@ -12,11 +12,13 @@ import type { RowsWritten } from './pending-writes.ts';
 /** Runs remembered at most, and their text's length in all; the least recently written go first. */
 const MAX_RUNS = 10_000;
 const MAX_CHARACTERS = 16 * 1024 * 1024;
+/** What a remembered row costs beyond its text, in characters (a guess at the objects' size). */
+const ROW_OVERHEAD = 100;
 
 interface KnownRun {
   state: string;
   tasks: Map<string, TaskRow>;
-  /** The length of its state and of its tasks' data. */
+  /** The length of its id, state, tasks' keys and data, and `ROW_OVERHEAD` per row. */
   characters: number;
 }
 
@@ -35,29 +37,32 @@ export class KnownRows {
   /** The writes of a committed transaction, in the order they were sent. */
   learn(flushes: RowsWritten[]): void {
     for (const written of flushes) {
-      const changed = new Set<string>();
       for (const runId of written.deletedRuns) {
-        this.runs.get(runId)?.tasks.clear();
-        changed.add(runId);
+        const run = this.runs.get(runId);
+        if (!run) continue;
+        for (const task of run.tasks.values()) this.count(run, -taskCharacters(task));
+        run.tasks.clear();
       }
       for (const [runId, state] of written.runs) {
-        const known = this.remove(runId); // re-inserted last: the most recent
+        const known = this.remove(runId);
         if (state === null) continue; // closed: nothing more to complete
-        const run = { state, tasks: known?.tasks ?? new Map<string, TaskRow>(), characters: 0 };
+        const run: KnownRun = { state, tasks: new Map(), characters: 0 };
         this.runs.set(runId, run);
-        changed.add(runId);
+        this.count(run, runId.length + state.length + ROW_OVERHEAD);
+        for (const [key, task] of known?.tasks ?? []) this.setTask(run, key, task);
       }
       for (const [key, row] of written.tasks) {
         const runId = runOfTaskKey(key);
         const run = this.runs.get(runId);
         if (!run) continue; // a task of a run whose state this process does not know
-        if (row) run.tasks.set(key, row);
-        else run.tasks.delete(key);
-        changed.add(runId);
-      }
-      for (const runId of changed) {
-        const run = this.runs.get(runId);
-        if (run) this.recount(run);
+        if (row) this.setTask(run, key, row);
+        else {
+          const task = run.tasks.get(key);
+          if (task) this.count(run, -taskCharacters(task));
+          run.tasks.delete(key);
+        }
+        this.runs.delete(runId); // re-inserted last: the most recently written
+        this.runs.set(runId, run);
       }
     }
     for (const runId of this.runs.keys()) {
@@ -71,6 +76,18 @@ export class KnownRows {
     for (const runId of runIds) this.remove(runId);
   }
 
+  private setTask(run: KnownRun, key: string, task: TaskRow): void {
+    const before = run.tasks.get(key);
+    if (before) this.count(run, -taskCharacters(before));
+    run.tasks.set(key, task);
+    this.count(run, taskCharacters(task));
+  }
+
+  private count(run: KnownRun, characters: number): void {
+    run.characters += characters;
+    this.characters += characters;
+  }
+
   private remove(runId: string): KnownRun | undefined {
     const run = this.runs.get(runId);
     if (run) {
@@ -78,13 +95,6 @@ export class KnownRows {
       this.characters -= run.characters;
     }
     return run;
-  }
-
-  private recount(run: KnownRun): void {
-    let characters = run.state.length;
-    for (const task of run.tasks.values()) characters += task.data.length;
-    this.characters += characters - run.characters;
-    run.characters = characters;
   }
 
   get size(): number {
@@ -100,4 +110,8 @@ export class KnownRows {
 /** The run a task belongs to: task keys begin with the run id and a slash (`taskKey` in src/state/tasks.ts). */
 export function runOfTaskKey(key: string): string {
   return key.slice(0, key.indexOf('/'));
+}
+
+function taskCharacters(task: TaskRow): number {
+  return task.key.length + task.data.length + ROW_OVERHEAD;
 }

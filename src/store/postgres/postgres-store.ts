@@ -174,6 +174,8 @@ export class PostgresStore implements Store {
   private readonly queue: Unit[] = [];
   /** The rows this process wrote last (see `KnownRows`), unless told not to remember them. */
   private readonly known: KnownRows | undefined;
+  /** Runs that the batches in flight read first, and how many of them do. */
+  private readonly runsReadAhead = new Map<string, number>();
   private activeLanes = 0;
   /** When each running batch started (see `pump`). */
   private readonly batchStarts = new Set<number>();
@@ -385,10 +387,10 @@ export class PostgresStore implements Store {
         await this.commitBatch(batch);
         return;
       } catch (error) {
-        // Rows it took as this process knew them had changed (now forgotten): again, reading them.
+        // Rows it took as this process knew them had changed: again, reading them.
         if (isStaleKnownRow(error)) {
           try {
-            await this.commitBatch(batch);
+            await this.commitBatch(batch, { readRows: true });
             return;
           } catch {
             // as below
@@ -399,12 +401,18 @@ export class PostgresStore implements Store {
     }
     for (const unit of batch) {
       const deadline = Date.now() + this.reconnectTimeoutMs;
+      // Once rows it knew turned out changed, the unit reads them: it cannot fail so again.
+      let readRows = false;
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.commitBatch([unit]);
+          await this.commitBatch([unit], { readRows });
           break;
         } catch (error) {
-          if (isStaleKnownRow(error) && attempt === 1) continue; // at once, reading them now
+          if (isStaleKnownRow(error) && !readRows) {
+            readRows = true;
+            attempt--; // not a failure: at once, reading them
+            continue;
+          }
           if (!this.worthRetrying(error, attempt, deadline)) {
             unit.reject(error);
             break;
@@ -421,10 +429,21 @@ export class PostgresStore implements Store {
    * the batch is committed or settled. Statements are pipelined, only reads are waited for, and the
    * units share what was read ahead for them and one write statement (see `PostgresBatch`).
    */
-  private async commitBatch(units: Unit[]): Promise<void> {
+  private async commitBatch(units: Unit[], options: { readRows?: boolean } = {}): Promise<void> {
     const client = await this.connectWithRetry();
     const pipeline = new StatementPipeline(client);
-    const batch = new PostgresBatch(pipeline, this.known);
+    // Runs another batch of this process is reading ahead may be written by it any moment: this
+    // one reads them too (after that one's commit, as the lock makes it), rather than failing.
+    const reading = units.flatMap((unit) =>
+      unit.options?.reads ? [unit.options.reads.runId] : [],
+    );
+    const useKnown = !options.readRows && !reading.some((runId) => this.runsReadAhead.has(runId));
+    const batch = new PostgresBatch(pipeline, {
+      ...(useKnown && this.known ? { known: this.known } : {}),
+      recordWrites: this.known !== undefined,
+    });
+    for (const runId of reading)
+      this.runsReadAhead.set(runId, (this.runsReadAhead.get(runId) ?? 0) + 1);
     let broken: Error | undefined;
     const settled: { unit: Unit; ok: boolean; value: unknown }[] = [];
     const hints: StoreHint[] = [];
@@ -475,6 +494,11 @@ export class PostgresStore implements Store {
       throw error;
     } finally {
       client.release(broken);
+      for (const runId of reading) {
+        const count = this.runsReadAhead.get(runId)! - 1;
+        if (count === 0) this.runsReadAhead.delete(runId);
+        else this.runsReadAhead.set(runId, count);
+      }
     }
     if (undone) this.known?.forget(runsOf(units, batch.flushes));
     else this.known?.learn(batch.flushes);

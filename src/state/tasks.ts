@@ -93,6 +93,11 @@ export const taskKey = {
   query: (runId: string, queryId: string) => `${runId}/query/${queryId}`,
 };
 
+/** The run a task belongs to: every task key begins with the run id and a slash (`taskKey`). */
+export function runOfTaskKey(key: string): string {
+  return key.slice(0, key.indexOf('/'));
+}
+
 /** Proof that a worker holds a task: the completion is refused unless both still match. */
 export interface TaskClaim {
   key: string;

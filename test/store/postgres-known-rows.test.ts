@@ -16,6 +16,12 @@ function learnt(known: KnownRows, ...writes: ((w: PendingWrites) => void)[]): vo
   );
 }
 
+/** The writes of run-n's state and its workflow task. */
+const write = (n: number) => (w: PendingWrites) => {
+  w.updateExecution(execution({ runId: `run-${n}` }));
+  w.applyTaskChanges([{ op: 'put', task: workflowTask(`run-${n}`) }]);
+};
+
 describe('rows this process wrote last', () => {
   test('a run and a task written together are known as written, the state as its JSON', () => {
     const known = new KnownRows();
@@ -88,10 +94,6 @@ describe('rows this process wrote last', () => {
 
   test('a write to a task alone makes its run the most recently written', () => {
     const known = new KnownRows();
-    const write = (n: number) => (w: PendingWrites) => {
-      w.updateExecution(execution({ runId: `run-${n}` }));
-      w.applyTaskChanges([{ op: 'put', task: workflowTask(`run-${n}`) }]);
-    };
     learnt(known, ...Array.from({ length: 10_000 }, (_, n) => write(n)));
     learnt(known, (w) =>
       w.applyTaskChanges([{ op: 'put', task: workflowTask('run-0', { claimToken: 2 }) }]),
@@ -103,10 +105,6 @@ describe('rows this process wrote last', () => {
 
   test('it keeps the 10,000 runs written most recently', () => {
     const known = new KnownRows();
-    const write = (n: number) => (w: PendingWrites) => {
-      w.updateExecution(execution({ runId: `run-${n}` }));
-      w.applyTaskChanges([{ op: 'put', task: workflowTask(`run-${n}`) }]);
-    };
     learnt(known, ...Array.from({ length: 10_000 }, (_, n) => write(n)));
     learnt(known, write(0), write(10_000)); // run-0 written again: now among the most recent
     assert.equal(known.size, 10_000);

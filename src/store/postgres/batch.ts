@@ -17,7 +17,7 @@ import type { TaskRecord } from '../../state/tasks.ts';
 import { taskFromRow, type TaskRow } from '../rows.ts';
 import type { Notification } from './notifications.ts';
 import type { KnownRows } from './known-rows.ts';
-import { jsonRow, PendingWrites, type RowsWritten } from './pending-writes.ts';
+import { jsonRow, PendingWrites, taskJsonRow, type RowsWritten } from './pending-writes.ts';
 import { TASK_COLUMNS } from './postgres-transaction.ts';
 import type { StatementPipeline } from './statement-pipeline.ts';
 
@@ -155,14 +155,4 @@ export class PostgresBatch {
     this.pending = new PendingWrites();
     void this.pipeline.send(statement);
   }
-}
-
-/** A task row as `keel_expect_rows` takes it (the columns of `json_to_recordset` in migration 0003). */
-function taskJsonRow(row: TaskRow): string {
-  const { key: k, kind: n, run_id: r, task_queue: q, state: s } = row;
-  return jsonRow(
-    { k, n, r, q, s, e: row.expires_at, c: row.claim_token, b: row.claimed_by },
-    'd',
-    row.data,
-  );
 }

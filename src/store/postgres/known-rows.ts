@@ -6,6 +6,7 @@
  * and checks that they are still these (`keel_expect_rows`, migration 0003), failing the
  * transaction if not; the batch's units then run alone, reading the database.
  */
+import { runOfTaskKey } from '../../state/tasks.ts';
 import type { TaskRow } from '../rows.ts';
 import type { RowsWritten } from './pending-writes.ts';
 
@@ -105,11 +106,6 @@ export class KnownRows {
   get totalCharacters(): number {
     return this.characters;
   }
-}
-
-/** The run a task belongs to: task keys begin with the run id and a slash (`taskKey` in src/state/tasks.ts). */
-export function runOfTaskKey(key: string): string {
-  return key.slice(0, key.indexOf('/'));
 }
 
 function taskCharacters(task: TaskRow): number {

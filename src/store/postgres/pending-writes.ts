@@ -37,8 +37,8 @@ export class PendingWrites {
   }[] = [];
   private inserted = new Map<string, ExecutionValues>();
   private updated = new Map<string, ExecutionValues>();
-  /** Net effect per task key: the last put (its data serialised when handed over), or null for deleted. */
-  private tasks = new Map<string, { task: TaskRecord; data: string } | null>();
+  /** Net effect per task key: the row of the last put, or null for deleted. */
+  private tasks = new Map<string, TaskRow | null>();
   /** Runs whose tasks were all deleted; keys put after that are kept. */
   private deletedRuns = new Set<string>();
   private searchAttributes = new Map<string, Record<string, SearchAttributeValue>>();
@@ -78,11 +78,7 @@ export class PendingWrites {
 
   applyTaskChanges(changes: TaskChange[]): void {
     for (const change of changes) {
-      if (change.op === 'put')
-        this.tasks.set(change.task.key, {
-          task: change.task,
-          data: JSON.stringify(change.task.data),
-        });
+      if (change.op === 'put') this.tasks.set(change.task.key, taskRowOf(change.task));
       else if (change.op === 'delete') this.tasks.set(change.key, null);
       else {
         for (const key of this.tasks.keys())
@@ -101,27 +97,7 @@ export class PendingWrites {
     const runs = new Map<string, string | null>();
     for (const [runId, values] of [...this.inserted, ...this.updated])
       runs.set(runId, values.status === 'Running' ? values.json : null);
-    const tasks = new Map<string, TaskRow | null>();
-    for (const [key, written] of this.tasks) {
-      const t = written?.task;
-      tasks.set(
-        key,
-        t
-          ? {
-              key: t.key,
-              kind: t.kind,
-              run_id: t.runId,
-              task_queue: t.taskQueue ?? null,
-              state: t.state,
-              expires_at: t.expiresAt ?? null,
-              claim_token: t.claimToken,
-              claimed_by: t.claimedBy ?? null,
-              data: written.data,
-            }
-          : null,
-      );
-    }
-    return { runs, tasks, deletedRuns: [...this.deletedRuns] };
+    return { runs, tasks: new Map(this.tasks), deletedRuns: [...this.deletedRuns] };
   }
 
   /** Adds the writes of `later` (another unit, after this one's) as if they had been made here. */
@@ -214,8 +190,7 @@ export class PendingWrites {
           AS v(r text, s text, c bigint, h int, m text, a text, j json)
         WHERE x.run_id = ANY(${p([...this.updated.keys()], 'text[]')}) AND x.run_id = v.r)`);
     }
-    const written = [...this.tasks.values()].filter((t) => t !== null);
-    const puts = written.map((w) => w.task);
+    const puts = [...this.tasks.values()].filter((t) => t !== null);
     const deletes = [...this.tasks.entries()].filter(([, t]) => t === null).map(([key]) => key);
     if (deletes.length <= BY_KEY_MAX) {
       for (const [n, key] of deletes.entries())
@@ -249,22 +224,7 @@ export class PendingWrites {
     }
     if (puts.length > 0) {
       shape.push('t');
-      const rows = written.map(({ task: t, data }) =>
-        jsonRow(
-          {
-            k: t.key,
-            n: t.kind,
-            r: t.runId,
-            q: t.taskQueue ?? null,
-            s: t.state,
-            e: t.expiresAt ?? null,
-            c: t.claimToken,
-            b: t.claimedBy ?? null,
-          },
-          'd',
-          data,
-        ),
-      );
+      const rows = puts.map(taskJsonRow);
       parts.push(`t AS (INSERT INTO tasks (key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data)
         SELECT k, n, r, q, s, e, c, b, d::text FROM json_to_recordset(${jsonRows(rows)})
           AS x(k text, n text, r text, q text, s text, e bigint, c bigint, b text, d json)
@@ -334,6 +294,34 @@ export class PendingWrites {
     const reachesRowsByKey = !shape.some((part) => ['u', 'd', 'r', 's'].includes(part));
     return reachesRowsByKey ? { name: `keel_w_${shape.join('')}`, text, values } : { text, values };
   }
+}
+
+/** A task as its row holds it, the data serialised when handed over (the engine mutates its objects). */
+function taskRowOf(task: TaskRecord): TaskRow {
+  return {
+    key: task.key,
+    kind: task.kind,
+    run_id: task.runId,
+    task_queue: task.taskQueue ?? null,
+    state: task.state,
+    expires_at: task.expiresAt ?? null,
+    claim_token: task.claimToken,
+    claimed_by: task.claimedBy ?? null,
+    data: JSON.stringify(task.data),
+  };
+}
+
+/**
+ * A task row as a `json_to_recordset` parameter takes it (`k, n, r, q, s, e, c, b, d`): the
+ * insert of tasks, and `keel_expect_rows` (migration 0003).
+ */
+export function taskJsonRow(row: TaskRow): string {
+  const { key: k, kind: n, run_id: r, task_queue: q, state: s } = row;
+  return jsonRow(
+    { k, n, r, q, s, e: row.expires_at, c: row.claim_token, b: row.claimed_by },
+    'd',
+    row.data,
+  );
 }
 
 /**

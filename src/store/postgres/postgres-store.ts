@@ -25,7 +25,7 @@ import { systemClock, type Clock } from '../../engine/clock.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeType } from '../../state/search-attributes.ts';
-import type { TaskRecord } from '../../state/tasks.ts';
+import { runOfTaskKey, type TaskRecord } from '../../state/tasks.ts';
 import { compilePostgresFilter } from '../../visibility/postgres-filter.ts';
 import type {
   ExecutionSummary,
@@ -57,7 +57,7 @@ import {
 } from '../rows.ts';
 import { migratePostgres, quoteIdent } from './migrations.ts';
 import { PostgresBatch } from './batch.ts';
-import { KnownRows, runOfTaskKey } from './known-rows.ts';
+import { KnownRows } from './known-rows.ts';
 import type { RowsWritten } from './pending-writes.ts';
 import { StatementPipeline } from './statement-pipeline.ts';
 import {

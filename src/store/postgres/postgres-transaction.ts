@@ -9,7 +9,12 @@ import { StoreError } from '../../common/errors.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
-import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
+import {
+  runOfTaskKey,
+  type TaskChange,
+  type TaskKind,
+  type TaskRecord,
+} from '../../state/tasks.ts';
 import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.ts';
 import { hintsOfTaskPut, runClosedHint } from '../hints.ts';
 import type { StoreHint, StoreTransaction } from '../store.ts';
@@ -272,9 +277,4 @@ export class PostgresTransaction implements StoreTransaction {
     this.batch.writing([runId]);
     this.pending.replaceSearchAttributes(runId, values);
   }
-}
-
-/** The run a task belongs to: task keys begin with the run id and a slash (`taskKey` in src/state/tasks.ts). */
-function runOfTaskKey(key: string): string {
-  return key.slice(0, key.indexOf('/'));
 }

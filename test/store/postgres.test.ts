@@ -198,6 +198,51 @@ describe('postgres specifics', () => {
     }
   });
 
+  test('a connection string naming the Unix socket directory connects through it', async () => {
+    // The server's own socket directory (Debian: /var/run/postgresql), asked over TCP.
+    const directory = await admin(async (c) => {
+      const { rows } = await c.query<{ unix_socket_directories: string }>(
+        'SHOW unix_socket_directories',
+      );
+      return rows[0]!.unix_socket_directories.split(',')[0]!.trim();
+    });
+    assert.ok(directory.startsWith('/'), `the server has no Unix socket: '${directory}'`);
+    const { schema, drop } = freshSchema();
+    const url = `postgres:///${new URL(POSTGRES_URL).pathname.slice(1)}?host=${encodeURIComponent(directory)}&user=postgres&schema=${schema}`;
+    const worker = await Worker.create({
+      connection: url,
+      taskQueue: 'socket',
+      workflows: basicWorkflows,
+      activities: basicActivities,
+      handleSignals: false,
+    });
+    const client = new Client({ connection: url });
+    const running = worker.run();
+    try {
+      const result = await client.workflow.execute(basicWorkflows.w3, {
+        taskQueue: 'socket',
+        workflowId: 'over-the-socket',
+        args: [4],
+      });
+      assert.equal(result, 7);
+      // The worker's listening connection: a Unix socket's backend has no client address and
+      // port -1; over TCP it would have 127.0.0.1 and a port.
+      const listeners = await admin(async (c) => {
+        const { rows } = await c.query<{ client_addr: string | null; client_port: number }>(
+          `SELECT client_addr, client_port FROM pg_stat_activity WHERE query LIKE $1`,
+          [`LISTEN "keel_hints_${schema}"%`],
+        );
+        return rows;
+      });
+      assert.deepEqual(listeners, [{ client_addr: null, client_port: -1 }]);
+    } finally {
+      worker.shutdown();
+      await running;
+      await client.close();
+      await drop();
+    }
+  });
+
   test('getExecutionAndTask holds the run and the task until its transaction ends', async () => {
     const { url, drop } = freshSchema();
     const store = PostgresStore.open(url, { maxConnections: 4 });

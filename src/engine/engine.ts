@@ -178,52 +178,59 @@ export class Engine {
     input: Omit<StartWorkflowInput, 'runId'>,
     options: StartOptions = {},
   ): Promise<{ runId: string; firstExecutionRunId: string; started: boolean }> {
-    return this.transact(async (uow) => {
-      const running = await uow.running(input.workflowId);
-      const conflict =
-        options.workflowIdConflictPolicy ?? (options.signal ? 'USE_EXISTING' : 'FAIL');
-      if (running) {
-        if (
-          options.workflowIdReusePolicy === 'TERMINATE_IF_RUNNING' ||
-          conflict === 'TERMINATE_EXISTING'
-        ) {
-          terminateWorkflow(
-            running,
-            'terminated by a new start with the same workflow id',
-            input.identity,
-          );
-        } else if (conflict === 'USE_EXISTING') {
-          if (options.signal)
-            signalWorkflow(running, options.signal.name, options.signal.args, input.identity);
-          const { runId, firstExecutionRunId } = running.state;
-          return { runId, firstExecutionRunId: firstExecutionRunId ?? runId, started: false };
-        } else {
-          throw alreadyStarted(input.workflowId, input.workflowType, 'is already running');
-        }
-      } else {
-        const reuse = options.workflowIdReusePolicy ?? 'ALLOW_DUPLICATE';
-        if (reuse === 'REJECT_DUPLICATE' || reuse === 'ALLOW_DUPLICATE_FAILED_ONLY') {
-          const latest = await uow.find(input.workflowId, undefined);
-          const failedOnly = ['Failed', 'Canceled', 'Terminated', 'TimedOut'];
+    return this.transact(
+      async (uow) => {
+        const running = await uow.running(input.workflowId);
+        const conflict =
+          options.workflowIdConflictPolicy ?? (options.signal ? 'USE_EXISTING' : 'FAIL');
+        if (running) {
           if (
-            latest &&
-            (reuse === 'REJECT_DUPLICATE' || !failedOnly.includes(latest.state.status))
+            options.workflowIdReusePolicy === 'TERMINATE_IF_RUNNING' ||
+            conflict === 'TERMINATE_EXISTING'
           ) {
-            throw alreadyStarted(
-              input.workflowId,
-              input.workflowType,
-              `already ran (its last run ${latest.state.status}) and the id reuse policy is ${reuse}`,
+            terminateWorkflow(
+              running,
+              'terminated by a new start with the same workflow id',
+              input.identity,
             );
+          } else if (conflict === 'USE_EXISTING') {
+            if (options.signal)
+              signalWorkflow(running, options.signal.name, options.signal.args, input.identity);
+            const { runId, firstExecutionRunId } = running.state;
+            return { runId, firstExecutionRunId: firstExecutionRunId ?? runId, started: false };
+          } else {
+            throw alreadyStarted(input.workflowId, input.workflowType, 'is already running');
+          }
+        } else {
+          const reuse = options.workflowIdReusePolicy ?? 'ALLOW_DUPLICATE';
+          if (reuse === 'REJECT_DUPLICATE' || reuse === 'ALLOW_DUPLICATE_FAILED_ONLY') {
+            const latest = await uow.find(input.workflowId, undefined);
+            const failedOnly = ['Failed', 'Canceled', 'Terminated', 'TimedOut'];
+            if (
+              latest &&
+              (reuse === 'REJECT_DUPLICATE' || !failedOnly.includes(latest.state.status))
+            ) {
+              throw alreadyStarted(
+                input.workflowId,
+                input.workflowType,
+                `already ran (its last run ${latest.state.status}) and the id reuse policy is ${reuse}`,
+              );
+            }
           }
         }
-      }
-      const m = startWorkflow(
-        { ...input, runId: uuid7(uow.now), ...(options.signal ? { signal: options.signal } : {}) },
-        uow.now,
-      );
-      uow.create(m);
-      return { runId: m.state.runId, firstExecutionRunId: m.state.runId, started: true };
-    });
+        const m = startWorkflow(
+          {
+            ...input,
+            runId: uuid7(uow.now),
+            ...(options.signal ? { signal: options.signal } : {}),
+          },
+          uow.now,
+        );
+        uow.create(m);
+        return { runId: m.state.runId, firstExecutionRunId: m.state.runId, started: true };
+      },
+      { readsRunningOf: input.workflowId },
+    );
   }
 
   /**

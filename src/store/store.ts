@@ -105,6 +105,11 @@ export interface TransactionOptions {
    * still read them.
    */
   reads?: { runId: string; taskKey: string };
+  /**
+   * The workflow id whose running run the work looks up first (`getRunningRunId`: a start): a store
+   * that batches transactions may look up those of a whole batch in one go. Only a hint, as `reads`.
+   */
+  readsRunningOf?: string;
 }
 
 /** A wake-up hint, emitted after a commit. */

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
+import { Engine, type StartOptions } from '../../src/engine/engine.ts';
 import { PendingWrites } from '../../src/store/postgres/pending-writes.ts';
 import { hintChannels } from '../../src/store/postgres/notifications.ts';
 import {
@@ -444,23 +445,13 @@ describe('batches', () => {
     /** What the units read first: the same for all, or one each. */
     reads?: { runId: string; taskKey: string } | { runId: string; taskKey: string }[],
   ): Promise<PromiseSettledResult<unknown>[]> {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let holding!: () => void;
-    const lane = new Promise<void>((resolve) => (holding = resolve));
-    const blocker = store.transaction(async (tx) => {
-      await tx.getExecution('nobody');
-      holding();
-      await held;
-    });
-    await lane;
+    const lane = await holdLane(store);
     const results = Promise.allSettled(
       units.map((work, i) =>
         store.transaction(work, { reads: Array.isArray(reads) ? reads[i] : reads }),
       ),
     );
-    release();
-    await blocker;
+    await lane.release();
     return results;
   }
 
@@ -544,25 +535,132 @@ describe('batches', () => {
   });
 });
 
-describe('rows this process wrote last', () => {
-  /** The statements (their names, or their text) sent on any connection while `work` runs. */
-  async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
-    const sent: string[] = [];
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, called with each client as this
-    const query = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-      const statement = config as string | { name?: string; text: string };
-      sent.push(typeof statement === 'string' ? statement : (statement.name ?? statement.text));
-      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
-    } as typeof query;
-    try {
-      await work();
-    } finally {
-      pg.Client.prototype.query = query;
-    }
-    return sent;
+/** The statements (their names, or their text) sent on any connection while `work` runs. */
+async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, called with each client as this
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+    const statement = config as string | { name?: string; text: string };
+    sent.push(typeof statement === 'string' ? statement : (statement.name ?? statement.text));
+    return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+  } as typeof query;
+  try {
+    await work();
+  } finally {
+    pg.Client.prototype.query = query;
   }
+  return sent;
+}
 
+/** Resolves once `store`'s only lane is held by a transaction, which ends at `release()`. */
+async function holdLane(store: PostgresStore): Promise<{ release: () => Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding!: () => void;
+  const lane = new Promise<void>((resolve) => (holding = resolve));
+  const blocker = store.transaction(async (tx) => {
+    await tx.getExecution('nobody');
+    holding();
+    await held;
+  });
+  await lane;
+  return {
+    release: async () => {
+      release();
+      await blocker;
+    },
+  };
+}
+
+describe('starts in one batch', () => {
+  const start = (engine: Engine, workflowId: string, options: StartOptions = {}) =>
+    engine.startWorkflow(
+      { workflowId, workflowType: 'w', taskQueue: 'q', input: [], workflowTaskTimeout: 10_000 },
+      options,
+    );
+
+  test('look up their workflow ids in one statement and write in one, reading nothing each', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url, { batchLanes: 1 });
+    const engine = new Engine(store);
+    try {
+      await start(engine, 'warm-up'); // migrated, and the lone start's statements prepared
+      const lane = await holdLane(store);
+      let started: { runId: string }[] = [];
+      const sent = await statementsDuring(async () => {
+        const starts = Promise.all(['a', 'b', 'c', 'd'].map((id) => start(engine, id)));
+        await lane.release();
+        started = await starts;
+      });
+      const lookups = sent.filter((s) => s.includes('workflow_id = ANY'));
+      const ownReads = sent.filter((s) => s === 'keel_running_run');
+      const writes = sent.filter((s) => s.startsWith('keel_w_'));
+      assert.deepEqual(
+        [lookups.length, ownReads.length, writes.length],
+        [1, 0, 1],
+        sent.join('; '),
+      );
+      for (const [i, id] of ['a', 'b', 'c', 'd'].entries()) {
+        const found = await store.findExecution(id);
+        assert.equal(found?.runId, started[i]!.runId);
+        assert.equal(found?.status, 'Running');
+      }
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+
+  test('each sees the runs started before the batch and by the starts before it in the batch', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url, { batchLanes: 1 });
+    const engine = new Engine(store);
+    try {
+      const old = await start(engine, 'old');
+      const lane = await holdLane(store);
+      let results: PromiseSettledResult<Awaited<ReturnType<typeof start>>>[] = [];
+      const sent = await statementsDuring(async () => {
+        const settled = Promise.allSettled([
+          start(engine, 'new'),
+          start(engine, 'new'), // FAIL: the one above is running now
+          start(engine, 'new', { workflowIdConflictPolicy: 'USE_EXISTING' }),
+          start(engine, 'old'),
+          start(engine, 'old', { workflowIdConflictPolicy: 'TERMINATE_EXISTING' }),
+          start(engine, 'old', { workflowIdConflictPolicy: 'USE_EXISTING' }),
+        ]);
+        await lane.release();
+        results = await settled;
+      });
+      // One transaction: had a start taken what was looked up ahead after the batch changed it,
+      // the unique index of running workflow ids would have failed the batch, and each start would
+      // have run again alone.
+      assert.equal(sent.filter((s) => s.startsWith('BEGIN')).length, 1, sent.join('; '));
+      const [first, again, existing, oldAgain, replacing, afterReplacing] = results.map((r) =>
+        r.status === 'fulfilled' ? r.value : String(r.reason),
+      );
+      const newRun = typeof first === 'object' ? first.runId : assert.fail(String(first));
+      assert.match(typeof again === 'string' ? again : 'started', /already running/);
+      assert.deepEqual(existing, { runId: newRun, firstExecutionRunId: newRun, started: false });
+      assert.match(typeof oldAgain === 'string' ? oldAgain : 'started', /already running/);
+      const replacement = typeof replacing === 'object' ? replacing.runId : assert.fail(replacing);
+      assert.notEqual(replacement, old.runId);
+      // Not the run the batch looked up ahead (terminated by the start before it): the new one.
+      assert.deepEqual(afterReplacing, {
+        runId: replacement,
+        firstExecutionRunId: replacement,
+        started: false,
+      });
+      assert.equal((await store.getExecution(old.runId))?.status, 'Terminated');
+      assert.equal((await store.findExecution('old'))?.runId, replacement);
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+});
+
+describe('rows this process wrote last', () => {
   /** A run with an activity task claimed by `store`'s process, as a worker that took it eagerly has. */
   async function runWithClaimedTask(store: PostgresStore, runId: string) {
     const task = activityTask(runId, 3, { state: 'claimed', claimToken: 1, expiresAt: 60_000 });

@@ -8,6 +8,10 @@
  *   order, so that batches lock in the same order. A unit gets its rows from there unless an
  *   earlier unit of the batch wrote to that run (then it reads the database, which has those
  *   writes).
+ * - **Running runs looked up ahead.** Starts say which workflow id they look up first
+ *   (`TransactionOptions.readsRunningOf`): the running runs of a batch's ids are read in one
+ *   statement, and a unit takes its answer from there unless an earlier unit of the batch wrote a
+ *   run of that workflow. Starts then read nothing themselves, and their writes go as one statement.
  * - **Rows known.** Rows this process wrote last need no read at all (see `KnownRows`).
  * - **Writes held back.** A finished unit's writes join the batch's, sent as one statement before
  *   the next read that could depend on them, or with COMMIT.
@@ -30,6 +34,13 @@ export class PostgresBatch {
   private readonly tasksAhead = new Map<string, TaskRow | undefined>();
   /** Settles when the rows read ahead have arrived. */
   private ahead: Promise<void> = Promise.resolve();
+  /** Workflow ids whose running run was looked up ahead, and the run ids found running. */
+  private readonly runningLookedUp = new Set<string>();
+  private readonly runningAhead = new Map<string, string>();
+  /** Settles when the running runs looked up ahead have arrived. */
+  private runningRead: Promise<void> = Promise.resolve();
+  /** Workflows the batch wrote a run of (sent or not): which of their runs is running may have changed. */
+  private readonly writtenWorkflows = new Set<string>();
 
   private readonly known: KnownRows | undefined;
   private readonly recordWrites: boolean;
@@ -76,6 +87,38 @@ export class PostgresBatch {
     });
     // Its failure is the batch's, reported by the pipeline.
     this.ahead.catch(() => undefined);
+  }
+
+  /**
+   * Looks up the running runs of the workflows the batch's starts name (sent, not awaited): one
+   * statement for all of them, where each unit alone would send its own, and its writes with it.
+   * Not locked, as `getRunningRunId`: a concurrent start of the same id is caught by the unique
+   * index of running workflow ids, a transient failure that reruns the batch.
+   */
+  readRunningAhead(workflowIds: string[]): void {
+    const ids = [...new Set(workflowIds)];
+    if (ids.length < 2) return;
+    for (const id of ids) this.runningLookedUp.add(id);
+    // Unnamed: planned for the array at hand (see readAhead).
+    const rows = this.pipeline.send<{ workflow_id: string; run_id: string }>({
+      text: `SELECT workflow_id, run_id FROM executions WHERE workflow_id = ANY($1::text[]) AND status = 'Running'`,
+      values: [ids],
+    });
+    this.runningRead = rows.then((found) => {
+      for (const row of found) this.runningAhead.set(row.workflow_id, row.run_id);
+    });
+    // Its failure is the batch's, reported by the pipeline.
+    this.runningRead.catch(() => undefined);
+  }
+
+  /**
+   * The running run of `workflowId` as looked up ahead, if it was and no unit has written a run of
+   * that workflow since; undefined at once otherwise (the caller then reads the database).
+   */
+  runningRunAhead(workflowId: string): Promise<string | undefined> | undefined {
+    if (!this.runningLookedUp.has(workflowId) || this.writtenWorkflows.has(workflowId))
+      return undefined;
+    return this.runningRead.then(() => this.runningAhead.get(workflowId));
   }
 
   /**
@@ -140,6 +183,11 @@ export class PostgresBatch {
   /** A unit is about to write to these runs. */
   writing(runIds: Iterable<string>): void {
     for (const runId of runIds) this.written.add(runId);
+  }
+
+  /** A unit is about to write a run (inserted or updated) of `workflowId`. */
+  writingWorkflow(workflowId: string): void {
+    this.writtenWorkflows.add(workflowId);
   }
 
   /** A unit finished: its writes join the batch's. */

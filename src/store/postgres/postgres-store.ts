@@ -454,6 +454,7 @@ export class PostgresStore implements Store {
       // for deadlock detection.
       void pipeline.send(`BEGIN; SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
       batch.readAhead(units.flatMap((unit) => (unit.options?.reads ? [unit.options.reads] : [])));
+      batch.readRunningAhead(units.flatMap((unit) => unit.options?.readsRunningOf ?? []));
       for (const unit of units) {
         const tx = new PostgresTransaction(
           pipeline,

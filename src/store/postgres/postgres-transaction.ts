@@ -131,6 +131,8 @@ export class PostgresTransaction implements StoreTransaction {
   }
 
   async getRunningRunId(workflowId: string): Promise<string | undefined> {
+    const ahead = this.batch.runningRunAhead(workflowId);
+    if (ahead) return ahead;
     const [row] = await this.read<{ run_id: string }>(
       'keel_running_run',
       `SELECT run_id FROM executions WHERE workflow_id = $1 AND status = 'Running'`,
@@ -151,12 +153,14 @@ export class PostgresTransaction implements StoreTransaction {
   async insertExecution(state: ExecutionState): Promise<void> {
     this.check();
     this.batch.writing([state.runId]);
+    this.batch.writingWorkflow(state.workflowId);
     this.pending.insertExecution(state);
   }
 
   async updateExecution(state: ExecutionState): Promise<void> {
     this.check();
     this.batch.writing([state.runId]);
+    this.batch.writingWorkflow(state.workflowId);
     this.pending.updateExecution(state);
     const updated: StoreHint = { type: 'run-updated', runId: state.runId };
     this.hints.push(updated);

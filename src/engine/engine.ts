@@ -249,37 +249,27 @@ export class Engine {
   ): Promise<Claimed<WorkflowTaskGrant>> {
     return this.transactRunningNow(async (uow, ran) => {
       const taken: { m: Mutation; task: TaskRecord<'workflow'>; grant: WorkflowTaskGrant }[] = [];
-      // The worker's own sticky queue first (runs it has cached), then the shared queue.
+      // The worker's own sticky queue first (runs it has cached), then the shared queue. Each task
+      // comes with its run (held, unless another transaction has it) and maybe its history.
       const sticky = stickyQueue
-        ? ((await uow.tx.readyTasks(
-            TaskKind.Workflow,
-            stickyQueue,
-            max,
-          )) as TaskRecord<'workflow'>[])
+        ? await uow.tx.readyWorkflowTasks(stickyQueue, max, historyFrom)
         : [];
       const shared =
         sticky.length < max
-          ? ((await uow.tx.readyTasks(
-              TaskKind.Workflow,
-              taskQueue,
-              max - sticky.length,
-            )) as TaskRecord<'workflow'>[])
+          ? await uow.tx.readyWorkflowTasks(taskQueue, max - sticky.length, historyFrom)
           : [];
       const ready = [...sticky, ...shared];
       let left = false;
-      // Each run's lock and, right behind it, its history: the reads of a transaction run in the
-      // order made (see StoreTransaction), so each history is read with its run held, and a store
-      // that pipelines answers them all in one round trip. (The history of a run found locked is
-      // read for nothing: its task is left.)
-      const reads = ready.map((task) => {
-        const run = uow.tryLoad(task.runId);
-        const history = uow.tx.readHistory(task.runId, historyFrom(task.runId));
-        history.catch(() => undefined); // awaited below if used; a failure fails the transaction
-        return { run, history };
+      // The histories the store did not bring, read at once for all of them: a store that
+      // pipelines answers them in one round trip.
+      const histories = ready.map(({ task, run, history }) => {
+        if (history || run === undefined || run === 'locked') return Promise.resolve(history);
+        const read = uow.tx.readHistory(task.runId, historyFrom(task.runId));
+        read.catch(() => undefined); // awaited below if used; a failure fails the transaction
+        return read;
       });
-      const runs = await Promise.all(reads.map((read) => read.run));
-      for (const [i, task] of ready.entries()) {
-        const m = runs[i];
+      for (const [i, { task, run }] of ready.entries()) {
+        const m = uow.adopt(task.runId, run);
         if (m === 'locked') {
           left = true; // another transaction is changing the run: leave the task for later
           continue;
@@ -290,13 +280,7 @@ export class Engine {
           continue;
         }
         m.put(claim.task);
-        const grant = await workflowTaskGrant(
-          uow.tx,
-          m,
-          claim,
-          historyFrom,
-          await reads[i]!.history,
-        );
+        const grant = await workflowTaskGrant(uow.tx, m, claim, historyFrom, await histories[i]);
         taken.push({ m, task: claim.task, grant });
       }
       // The runs are independent: their tasks run side by side, then complete one by one. Each

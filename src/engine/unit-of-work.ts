@@ -4,7 +4,7 @@
  * changed and written in the same transaction, so a crash never leaves half of such a step done.
  */
 import { WorkflowNotFoundError } from '../common/errors.ts';
-import { isRunning } from '../state/execution-state.ts';
+import { isRunning, type ExecutionState } from '../state/execution-state.ts';
 import { Mutation } from '../state/mutation.ts';
 import type { SearchAttributeType } from '../state/search-attributes.ts';
 import type { TaskRecord } from '../state/tasks.ts';
@@ -40,15 +40,30 @@ export class UnitOfWork {
 
   /** Like `load`, but `'locked'` if another transaction holds the run (see `StoreTransaction.tryGetExecution`). */
   async tryLoad(runId: string): Promise<Mutation | 'locked' | undefined> {
-    if (this.skippedAsLocked.has(runId)) return 'locked';
-    const cached = this.loaded.get(runId);
-    if (cached) return cached;
-    const state = await this.tx.tryGetExecution(runId);
-    if (state === 'locked') this.skippedAsLocked.add(runId);
-    if (state === undefined || state === 'locked') return state;
-    const m = new Mutation(state, this.now);
+    return this.known(runId) ?? this.adopt(runId, await this.tx.tryGetExecution(runId));
+  }
+
+  /**
+   * `tryLoad` with the store's answer at hand: what `tryGetExecution` would give, read by the caller
+   * with something else (`readyWorkflowTasks`).
+   */
+  adopt(
+    runId: string,
+    read: ExecutionState | 'locked' | undefined,
+  ): Mutation | 'locked' | undefined {
+    const known = this.known(runId);
+    if (known) return known;
+    if (read === 'locked') this.skippedAsLocked.add(runId);
+    if (read === undefined || read === 'locked') return read;
+    const m = new Mutation(read, this.now);
     this.loaded.set(runId, m);
     return m;
+  }
+
+  /** What this transaction has of the run already: skipped as locked, or loaded. */
+  private known(runId: string): Mutation | 'locked' | undefined {
+    if (this.skippedAsLocked.has(runId)) return 'locked';
+    return this.loaded.get(runId);
   }
 
   async require(runId: string): Promise<Mutation> {

@@ -55,6 +55,16 @@ export interface StoreTransaction {
    * and serves the partitions in turn.
    */
   readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]>;
+  /**
+   * `readyTasks` of workflow tasks, each with its run as `tryGetExecution` gives it: what a claim of
+   * workflow tasks reads, in one round trip where the store can. It may add the history of a run it
+   * now holds, from `historyFrom(runId)` on; without it, the caller reads the history itself.
+   */
+  readyWorkflowTasks(
+    taskQueue: string,
+    limit: number,
+    historyFrom: (runId: string) => number,
+  ): Promise<ReadyWorkflowTask[]>;
   /** Up to `limit` tasks whose `expiresAt` ≤ `now`, soonest first, held for update. */
   expiredTasks(now: number, limit: number): Promise<TaskRecord[]>;
   /** Says (without changing anything) which attribute conflicts with the type its name already has, if any. */
@@ -70,6 +80,15 @@ export interface StoreTransaction {
     runId: string,
     values: Record<string, SearchAttributeValue>,
   ): Promise<void>;
+}
+
+/** A ready workflow task, held, with its run (see `StoreTransaction.readyWorkflowTasks`). */
+export interface ReadyWorkflowTask {
+  task: TaskRecord<'workflow'>;
+  /** The run, now held by the transaction; 'locked' if another holds it; undefined if it is gone. */
+  run: ExecutionState | 'locked' | undefined;
+  /** The run's stored events from `historyFrom(runId)` on, when the store read them with it. */
+  history?: HistoryEvent[];
 }
 
 /** One row of visibility: what `describe()` and listings show. */

@@ -13,6 +13,7 @@ import {
   PostgresStore,
   type PostgresStoreOptions,
 } from '../../src/store/postgres/postgres-store.ts';
+import { READY_WORKFLOW_TASKS } from '../../src/store/postgres/postgres-transaction.ts';
 import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
 import type { StoreHint, StoreTransaction } from '../../src/store/store.ts';
 import type { TaskRecord } from '../../src/state/tasks.ts';
@@ -159,6 +160,17 @@ describe('write statements', () => {
         const plan = planText((await client.query(`EXPLAIN EXECUTE w${i}(${literals})`)).rows);
         assert.doesNotMatch(plan, /Seq Scan/, plan);
       }
+    }));
+
+  test('the claim of workflow tasks finds their runs and histories by key, even in a plan made while the tables were tiny', () =>
+    onFreshSchema(async (client) => {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      await client.query(`PREPARE claim AS ${READY_WORKFLOW_TASKS}`);
+      const plan = planText(
+        (await client.query(`EXPLAIN EXECUTE claim('q', 32, 64, '{0,1,2,3}')`)).rows,
+      );
+      assert.doesNotMatch(plan, /Seq Scan/, plan);
+      assert.match(plan, /Index Scan using executions_pkey/, plan);
     }));
 
   test("a batch's update of many runs finds them by key in a table of thousands", () =>
@@ -653,6 +665,74 @@ describe('starts in one batch', () => {
       });
       assert.equal((await store.getExecution(old.runId))?.status, 'Terminated');
       assert.equal((await store.findExecution('old'))?.runId, replacement);
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+});
+
+describe('claims of workflow tasks', () => {
+  const start = (engine: Engine, workflowId: string) =>
+    engine.startWorkflow({
+      workflowId,
+      workflowType: 'w',
+      taskQueue: 'claims',
+      input: [],
+      workflowTaskTimeout: 10_000,
+    });
+
+  test("a new run's task comes with its run and history in one statement", async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url);
+    const engine = new Engine(store);
+    try {
+      const { runId } = await start(engine, 'fresh');
+      let claimed: Awaited<ReturnType<Engine['claimWorkflowTasks']>> | undefined;
+      const sent = await statementsDuring(
+        async () => (claimed = await engine.claimWorkflowTasks('claims', 8, 'me', () => 1)),
+      );
+      const [grant] = claimed!.grants;
+      assert.equal(grant?.runId, runId);
+      assert.deepEqual(
+        grant.history.map((e) => [e.eventId, e.eventType]),
+        [
+          [1, 'WorkflowExecutionStarted'],
+          [2, 'WorkflowTaskScheduled'],
+          [3, 'WorkflowTaskStarted'],
+        ],
+      );
+      assert.equal(grant.history[0]!.attributes.constructor, Object);
+      const reads = sent.filter((s) => !/^(BEGIN|SET LOCAL|keel_w_|SAVEPOINT|RELEASE)/.test(s));
+      assert.deepEqual(reads, ['keel_ready_workflow_tasks'], sent.join('; '));
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+
+  test('a long history is read apart, and any history only from where the worker needs it', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url);
+    const engine = new Engine(store);
+    try {
+      const short = await start(engine, 'short');
+      const long = await start(engine, 'long');
+      for (let i = 0; i < 70; i++) await engine.signalWorkflow('long', undefined, 'ping', [i]);
+      // The worker has both cached up to event 2 (say): it needs events 3 on.
+      const sent = await statementsDuring(async () => {
+        const { grants } = await engine.claimWorkflowTasks('claims', 8, 'me', () => 3);
+        assert.equal(grants.length, 2);
+        for (const grant of grants) assert.equal(grant.history[0]!.eventId, 3);
+        const longGrant = grants.find((g) => g.runId === long.runId)!;
+        assert.equal(longGrant.history.length, 71, 'the signals, and the Started event');
+        assert.ok(grants.some((g) => g.runId === short.runId));
+      });
+      assert.deepEqual(
+        sent.filter((s) => s.startsWith('keel_read_history')),
+        ['keel_read_history_tx'],
+        'one run over HISTORY_WITH_CLAIM_MAX events: its history read apart',
+      );
     } finally {
       await store.close();
       await drop();

@@ -17,7 +17,7 @@ import {
 } from '../../state/tasks.ts';
 import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.ts';
 import { hintsOfTaskPut, runClosedHint } from '../hints.ts';
-import type { StoreHint, StoreTransaction } from '../store.ts';
+import type { ReadyWorkflowTask, StoreHint, StoreTransaction } from '../store.ts';
 import type { PostgresBatch } from './batch.ts';
 import { PendingWrites } from './pending-writes.ts';
 import type { StatementPipeline } from './statement-pipeline.ts';
@@ -29,6 +29,33 @@ export const QUEUE_PARTITIONS = 4;
 
 export const READ_HISTORY =
   'SELECT event_id, event_time, event_type, attributes FROM history_events WHERE run_id = $1 AND event_id >= $2 ORDER BY event_id';
+
+/** Histories up to this many events come with the claim of their run's workflow task. */
+export const HISTORY_WITH_CLAIM_MAX = 64;
+
+/**
+ * `readyTasks` for workflow tasks (as in `readyTasks`: partition by partition, oldest first), each
+ * task's run locked (SKIP LOCKED: a claim never waits for a run; `run_locked` tells a run another
+ * transaction holds from one that is gone), and the run's history as [id, time, type, attributes]
+ * when it has at most $3 events. Each run is found by key (a lateral lookup), so the plan cached
+ * for the statement cannot turn into a scan of `executions` as the table grows.
+ */
+export const READY_WORKFLOW_TASKS = `SELECT c.key, c.kind, c.run_id, c.task_queue, c.state, c.expires_at, c.claim_token, c.claimed_by, c.data,
+    h.state AS run_state,
+    h.state IS NULL AND EXISTS (SELECT 1 FROM executions x WHERE x.run_id = c.run_id) AS run_locked,
+    CASE WHEN h.history_length <= $3 THEN COALESCE(
+      (SELECT json_agg(json_build_array(e.event_id, e.event_time, e.event_type, e.attributes) ORDER BY e.event_id)
+       FROM history_events e WHERE e.run_id = c.run_id), '[]'::json) END AS history
+  FROM (
+    SELECT t.*, p.turn FROM unnest($4::smallint[]) WITH ORDINALITY AS p(part, turn)
+    CROSS JOIN LATERAL (
+      SELECT ${TASK_COLUMNS}, seq FROM tasks
+      WHERE kind = 'workflow' AND task_queue = $1 AND queue_partition = p.part AND state = 'ready'
+      ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED) t
+    LIMIT $2) c
+  LEFT JOIN LATERAL (
+    SELECT state, history_length FROM executions WHERE run_id = c.run_id FOR UPDATE SKIP LOCKED) h ON true
+  ORDER BY c.turn, c.seq`;
 
 export class PostgresTransaction implements StoreTransaction {
   /** Every hint of the unit: emitted in this process after the commit. */
@@ -229,6 +256,43 @@ export class PostgresTransaction implements StoreTransaction {
       [kind, taskQueue, limit, this.partitionOrder()],
     );
     return rows.map(taskFromRow);
+  }
+
+  /**
+   * One statement: the claim of `readyTasks`, each task's run locked as `tryGetExecution` locks it,
+   * and the history of a run it holds, if short (`HISTORY_WITH_CLAIM_MAX` events at most: the first
+   * task of a new run has two). A longer one is left for the caller to read from where it needs it
+   * (a worker that has the run cached needs only its last events).
+   */
+  async readyWorkflowTasks(
+    taskQueue: string,
+    limit: number,
+    historyFrom: (runId: string) => number,
+  ): Promise<ReadyWorkflowTask[]> {
+    const rows = await this.read<
+      TaskRow & {
+        run_state: string | null;
+        run_locked: boolean;
+        history: [number, number, string, string][] | null;
+      }
+    >('keel_ready_workflow_tasks', READY_WORKFLOW_TASKS, [
+      taskQueue,
+      limit,
+      HISTORY_WITH_CLAIM_MAX,
+      this.partitionOrder(),
+    ]);
+    return rows.map((row) => {
+      const task = taskFromRow(row) as TaskRecord<'workflow'>;
+      if (row.run_state === null) return { task, run: row.run_locked ? 'locked' : undefined };
+      const run = JSON.parse(row.run_state) as ExecutionState;
+      if (!row.history) return { task, run };
+      const from = historyFrom(task.runId);
+      const history: HistoryEvent[] = [];
+      for (const [event_id, event_time, event_type, attributes] of row.history)
+        if (event_id >= from)
+          history.push(eventFromRow({ event_id, event_time, event_type, attributes }));
+      return { task, run, history };
+    });
   }
 
   async expiredTasks(now: number, limit: number): Promise<TaskRecord[]> {

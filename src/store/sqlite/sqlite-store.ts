@@ -18,12 +18,13 @@ import type { ExecutionState } from '../../state/execution-state.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import { jsonOfAttributes } from '../../state/event-json.ts';
-import type { TaskChange, TaskKind, TaskRecord } from '../../state/tasks.ts';
+import { TaskKind, type TaskChange, type TaskRecord } from '../../state/tasks.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
 import type {
   ExecutionSummary,
   ListExecutionsOptions,
   PendingWork,
+  ReadyWorkflowTask,
   RunOutcome,
   Store,
   StoreHint,
@@ -444,6 +445,18 @@ class SqliteTransaction implements StoreTransaction {
   async readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]> {
     this.check();
     return (this.s.readyTasks.all(kind, taskQueue, limit) as TaskRow[]).map(taskFromRow);
+  }
+
+  async readyWorkflowTasks(taskQueue: string, limit: number): Promise<ReadyWorkflowTask[]> {
+    // Reads here cost no round trip: the caller reads each history itself.
+    const tasks = (await this.readyTasks(
+      TaskKind.Workflow,
+      taskQueue,
+      limit,
+    )) as TaskRecord<'workflow'>[];
+    const ready: ReadyWorkflowTask[] = [];
+    for (const task of tasks) ready.push({ task, run: await this.tryGetExecution(task.runId) });
+    return ready;
   }
 
   async expiredTasks(now: number, limit: number): Promise<TaskRecord[]> {

@@ -229,7 +229,12 @@ export class Engine {
         uow.create(m);
         return { runId: m.state.runId, firstExecutionRunId: m.state.runId, started: true };
       },
-      { readsRunningOf: input.workflowId },
+      // A start that may look at the latest run too reads both from the database: a look-up made
+      // for a whole batch could be older than that read, and the two would disagree.
+      options.workflowIdReusePolicy === 'REJECT_DUPLICATE' ||
+        options.workflowIdReusePolicy === 'ALLOW_DUPLICATE_FAILED_ONLY'
+        ? {}
+        : { readsRunningOf: input.workflowId },
     );
   }
 

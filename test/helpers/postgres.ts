@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 
 export const POSTGRES_URL =
   process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -30,4 +31,44 @@ export function freshSchema(prefix = 'keel_t'): {
       }
     },
   };
+}
+
+/**
+ * Resolves once `store`'s only lane (`batchLanes: 1`) is held by a transaction, which ends at
+ * `release()`: transactions started meanwhile queue up and then run together, as one batch.
+ */
+export async function holdLane(store: PostgresStore): Promise<{ release: () => Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding!: () => void;
+  const lane = new Promise<void>((resolve) => (holding = resolve));
+  const blocker = store.transaction(async (tx) => {
+    await tx.getExecution('nobody');
+    holding();
+    await held;
+  });
+  await lane;
+  return {
+    release: async () => {
+      release();
+      await blocker;
+    },
+  };
+}
+
+/** Resolves once some session of the database waits for a lock (polled every 2 ms). */
+export async function someoneWaitsForALock(): Promise<void> {
+  const watcher = new pg.Client({ connectionString: POSTGRES_URL });
+  await watcher.connect();
+  try {
+    for (;;) {
+      const { rows } = await watcher.query(
+        `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+      );
+      if (rows.length > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  } finally {
+    await watcher.end();
+  }
 }

@@ -17,7 +17,7 @@ import { READY_WORKFLOW_TASKS } from '../../src/store/postgres/postgres-transact
 import { StatementPipeline } from '../../src/store/postgres/statement-pipeline.ts';
 import type { StoreHint, StoreTransaction } from '../../src/store/store.ts';
 import type { TaskRecord } from '../../src/state/tasks.ts';
-import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
+import { freshSchema, holdLane, POSTGRES_URL } from '../helpers/postgres.ts';
 import { activityTask, execution, hearingFromConnect, waitFor, workflowTask } from './records.ts';
 
 async function connect(options: { pipeline?: boolean; search_path?: string } = {}) {
@@ -563,26 +563,6 @@ async function statementsDuring(work: () => Promise<unknown>): Promise<string[]>
     pg.Client.prototype.query = query;
   }
   return sent;
-}
-
-/** Resolves once `store`'s only lane is held by a transaction, which ends at `release()`. */
-async function holdLane(store: PostgresStore): Promise<{ release: () => Promise<void> }> {
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let holding!: () => void;
-  const lane = new Promise<void>((resolve) => (holding = resolve));
-  const blocker = store.transaction(async (tx) => {
-    await tx.getExecution('nobody');
-    holding();
-    await held;
-  });
-  await lane;
-  return {
-    release: async () => {
-      release();
-      await blocker;
-    },
-  };
 }
 
 describe('starts in one batch', () => {

@@ -56,6 +56,30 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** A worker of the basic fixtures on `taskQueue` and a client, each opening `url`, around `use`. */
+async function withWorkerAndClient(
+  url: string,
+  taskQueue: string,
+  use: (client: Client) => Promise<void>,
+): Promise<void> {
+  const worker = await Worker.create({
+    connection: url,
+    taskQueue,
+    workflows: basicWorkflows,
+    activities: basicActivities,
+    handleSignals: false,
+  });
+  const client = new Client({ connection: url });
+  const running = worker.run();
+  try {
+    await use(client);
+  } finally {
+    worker.shutdown();
+    await running;
+    await client.close();
+  }
+}
+
 describe('postgres specifics', () => {
   test('ten stores opening one new schema at once migrate it exactly once', async () => {
     const { url, schema, drop } = freshSchema();
@@ -167,33 +191,23 @@ describe('postgres specifics', () => {
   test('a Worker and a Client given a connection string hear the hints they act on', async () => {
     const { url, drop } = freshSchema();
     // Each opens a store of its own: the worker hears only of work, the client only of runs.
-    const worker = await Worker.create({
-      connection: url,
-      taskQueue: 'own-stores',
-      workflows: basicWorkflows,
-      activities: basicActivities,
-      handleSignals: false,
-    });
-    const client = new Client({ connection: url });
-    const running = worker.run();
     try {
-      for (let i = 0; i < 3; i++) {
-        const started = performance.now();
-        const result = await client.workflow.execute(basicWorkflows.w3, {
-          taskQueue: 'own-stores',
-          workflowId: `own-${i}`,
-          args: [i],
-        });
-        assert.equal(result, i + 3);
-        // Woken by the run-closed hint, not by the client's poll a second later (nor the
-        // worker by its own poll: three activities and four workflow tasks in between).
-        const took = performance.now() - started;
-        assert.ok(took < 900, `took ${took} ms`);
-      }
+      await withWorkerAndClient(url, 'own-stores', async (client) => {
+        for (let i = 0; i < 3; i++) {
+          const started = performance.now();
+          const result = await client.workflow.execute(basicWorkflows.w3, {
+            taskQueue: 'own-stores',
+            workflowId: `own-${i}`,
+            args: [i],
+          });
+          assert.equal(result, i + 3);
+          // Woken by the run-closed hint, not by the client's poll a second later (nor the
+          // worker by its own poll: three activities and four workflow tasks in between).
+          const took = performance.now() - started;
+          assert.ok(took < 900, `took ${took} ms`);
+        }
+      });
     } finally {
-      worker.shutdown();
-      await running;
-      await client.close();
       await drop();
     }
   });
@@ -209,36 +223,26 @@ describe('postgres specifics', () => {
     assert.ok(directory.startsWith('/'), `the server has no Unix socket: '${directory}'`);
     const { schema, drop } = freshSchema();
     const url = `postgres:///${new URL(POSTGRES_URL).pathname.slice(1)}?host=${encodeURIComponent(directory)}&user=postgres&schema=${schema}`;
-    const worker = await Worker.create({
-      connection: url,
-      taskQueue: 'socket',
-      workflows: basicWorkflows,
-      activities: basicActivities,
-      handleSignals: false,
-    });
-    const client = new Client({ connection: url });
-    const running = worker.run();
     try {
-      const result = await client.workflow.execute(basicWorkflows.w3, {
-        taskQueue: 'socket',
-        workflowId: 'over-the-socket',
-        args: [4],
+      await withWorkerAndClient(url, 'socket', async (client) => {
+        const result = await client.workflow.execute(basicWorkflows.w3, {
+          taskQueue: 'socket',
+          workflowId: 'over-the-socket',
+          args: [4],
+        });
+        assert.equal(result, 7);
+        // The worker's listening connection: a Unix socket's backend has no client address and
+        // port -1; over TCP it would have 127.0.0.1 and a port.
+        const listeners = await admin(async (c) => {
+          const { rows } = await c.query<{ client_addr: string | null; client_port: number }>(
+            `SELECT client_addr, client_port FROM pg_stat_activity WHERE query LIKE $1`,
+            [`LISTEN "keel_hints_${schema}"%`],
+          );
+          return rows;
+        });
+        assert.deepEqual(listeners, [{ client_addr: null, client_port: -1 }]);
       });
-      assert.equal(result, 7);
-      // The worker's listening connection: a Unix socket's backend has no client address and
-      // port -1; over TCP it would have 127.0.0.1 and a port.
-      const listeners = await admin(async (c) => {
-        const { rows } = await c.query<{ client_addr: string | null; client_port: number }>(
-          `SELECT client_addr, client_port FROM pg_stat_activity WHERE query LIKE $1`,
-          [`LISTEN "keel_hints_${schema}"%`],
-        );
-        return rows;
-      });
-      assert.deepEqual(listeners, [{ client_addr: null, client_port: -1 }]);
     } finally {
-      worker.shutdown();
-      await running;
-      await client.close();
       await drop();
     }
   });

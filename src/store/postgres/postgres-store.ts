@@ -461,6 +461,7 @@ export class PostgresStore implements Store {
           batch,
           () => void pipeline.send('SAVEPOINT unit'),
           this.partitionOrder,
+          unit.options?.readsRunningOf,
         );
         let value: unknown;
         try {

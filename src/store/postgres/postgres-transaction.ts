@@ -76,6 +76,8 @@ export class PostgresTransaction implements StoreTransaction {
     private readonly beforeEarlyWrite: () => void,
     /** The queue partitions in the order the next claim reads them. */
     private readonly partitionOrder: () => number[],
+    /** The workflow id whose running run the unit said it looks up first (`readsRunningOf`). */
+    private readsRunningOf?: string,
   ) {}
 
   private check(): void {
@@ -158,8 +160,14 @@ export class PostgresTransaction implements StoreTransaction {
   }
 
   async getRunningRunId(workflowId: string): Promise<string | undefined> {
-    const ahead = this.batch.runningRunAhead(workflowId);
-    if (ahead) return ahead;
+    // The batch's look-up answers the unit that asked for it, once: its start's first question.
+    // Anything else (a later question of the start, another unit's signal to that workflow) reads
+    // the database, which may have moved on since BEGIN.
+    if (workflowId === this.readsRunningOf) {
+      this.readsRunningOf = undefined;
+      const ahead = this.batch.runningRunAhead(workflowId);
+      if (ahead) return ahead;
+    }
     const [row] = await this.read<{ run_id: string }>(
       'keel_running_run',
       `SELECT run_id FROM executions WHERE workflow_id = $1 AND status = 'Running'`,
@@ -285,7 +293,10 @@ export class PostgresTransaction implements StoreTransaction {
       const task = taskFromRow(row) as TaskRecord<'workflow'>;
       if (row.run_state === null) return { task, run: row.run_locked ? 'locked' : undefined };
       const run = JSON.parse(row.run_state) as ExecutionState;
-      if (!row.history) return { task, run };
+      // The lock took the run's latest version, but the history is as of the statement's start: a
+      // step another process committed in between is in the one and not the other. Then the
+      // caller reads the history itself, now that the run is held.
+      if (!row.history || row.history.length !== run.nextEventId - 1) return { task, run };
       const from = historyFrom(task.runId);
       const history: HistoryEvent[] = [];
       for (const [event_id, event_time, event_type, attributes] of row.history)

@@ -167,7 +167,7 @@ describe('write statements', () => {
       await client.query('SET plan_cache_mode = force_generic_plan');
       await client.query(`PREPARE claim AS ${READY_WORKFLOW_TASKS}`);
       const plan = planText(
-        (await client.query(`EXPLAIN EXECUTE claim('q', 32, 64, '{0,1,2,3}')`)).rows,
+        (await client.query(`EXPLAIN EXECUTE claim('workflow', 'q', 32, '{0,1,2,3}', 64)`)).rows,
       );
       assert.doesNotMatch(plan, /Seq Scan/, plan);
       assert.match(plan, /Index Scan using executions_pkey/, plan);

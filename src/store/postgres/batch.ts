@@ -10,8 +10,9 @@
  *   writes).
  * - **Running runs looked up ahead.** Starts say which workflow id they look up first
  *   (`TransactionOptions.readsRunningOf`): the running runs of a batch's ids are read in one
- *   statement, and a unit takes its answer from there unless an earlier unit of the batch wrote a
- *   run of that workflow. Starts then read nothing themselves, and their writes go as one statement.
+ *   statement, and the start that asked takes its answer from there (see
+ *   `PostgresTransaction.getRunningRunId`) unless an earlier unit of the batch wrote a run of that
+ *   workflow. Starts then read nothing themselves, and their writes go as one statement.
  * - **Rows known.** Rows this process wrote last need no read at all (see `KnownRows`).
  * - **Writes held back.** A finished unit's writes join the batch's, sent as one statement before
  *   the next read that could depend on them, or with COMMIT.

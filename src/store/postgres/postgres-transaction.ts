@@ -9,12 +9,7 @@ import { StoreError } from '../../common/errors.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeType, SearchAttributeValue } from '../../state/search-attributes.ts';
-import {
-  runOfTaskKey,
-  type TaskChange,
-  type TaskKind,
-  type TaskRecord,
-} from '../../state/tasks.ts';
+import { runOfTaskKey, type TaskChange, TaskKind, type TaskRecord } from '../../state/tasks.ts';
 import { eventFromRow, taskFromRow, type EventRow, type TaskRow } from '../rows.ts';
 import { hintsOfTaskPut, runClosedHint } from '../hints.ts';
 import type { ReadyWorkflowTask, StoreHint, StoreTransaction } from '../store.ts';
@@ -34,25 +29,32 @@ export const READ_HISTORY =
 export const HISTORY_WITH_CLAIM_MAX = 64;
 
 /**
- * `readyTasks` for workflow tasks (as in `readyTasks`: partition by partition, oldest first), each
- * task's run locked (SKIP LOCKED: a claim never waits for a run; `run_locked` tells a run another
- * transaction holds from one that is gone), and the run's history as [id, time, type, attributes]
- * when it has at most $3 events. Each run is found by key (a lateral lookup), so the plan cached
- * for the statement cannot turn into a scan of `executions` as the table grows.
+ * Up to $3 ready tasks of kind $1 on queue $2, held (SKIP LOCKED: pollers pass over each other's
+ * rows), partition by partition in the order $4 gives: the outer LIMIT ends the loop as soon as it
+ * has enough, so a busy queue's claims mostly touch their own partition's pages. Each row also has
+ * its `seq` and its partition's `turn`, which order them.
+ */
+const READY_TASKS = `SELECT t.*, p.turn FROM unnest($4::smallint[]) WITH ORDINALITY AS p(part, turn)
+  CROSS JOIN LATERAL (
+    SELECT ${TASK_COLUMNS}, seq FROM tasks
+    WHERE kind = $1 AND task_queue = $2 AND queue_partition = p.part AND state = 'ready'
+    ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) t
+  LIMIT $3`;
+
+/**
+ * `READY_TASKS` (of workflow tasks), each task's run locked (SKIP LOCKED: a claim never waits for a
+ * run; `run_locked` tells a run another transaction holds from one that is gone), and the run's
+ * history as [id, time, type, attributes] when it has at most $5 events. Each run is found by key (a
+ * lateral lookup), so the plan cached for the statement cannot turn into a scan of `executions` as
+ * the table grows.
  */
 export const READY_WORKFLOW_TASKS = `SELECT c.key, c.kind, c.run_id, c.task_queue, c.state, c.expires_at, c.claim_token, c.claimed_by, c.data,
     h.state AS run_state,
     h.state IS NULL AND EXISTS (SELECT 1 FROM executions x WHERE x.run_id = c.run_id) AS run_locked,
-    CASE WHEN h.history_length <= $3 THEN COALESCE(
+    CASE WHEN h.history_length <= $5 THEN COALESCE(
       (SELECT json_agg(json_build_array(e.event_id, e.event_time, e.event_type, e.attributes) ORDER BY e.event_id)
        FROM history_events e WHERE e.run_id = c.run_id), '[]'::json) END AS history
-  FROM (
-    SELECT t.*, p.turn FROM unnest($4::smallint[]) WITH ORDINALITY AS p(part, turn)
-    CROSS JOIN LATERAL (
-      SELECT ${TASK_COLUMNS}, seq FROM tasks
-      WHERE kind = 'workflow' AND task_queue = $1 AND queue_partition = p.part AND state = 'ready'
-      ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED) t
-    LIMIT $2) c
+  FROM (${READY_TASKS}) c
   LEFT JOIN LATERAL (
     SELECT state, history_length FROM executions WHERE run_id = c.run_id FOR UPDATE SKIP LOCKED) h ON true
   ORDER BY c.turn, c.seq`;
@@ -251,18 +253,12 @@ export class PostgresTransaction implements StoreTransaction {
 
   /** A run's tasks oldest first, partition by partition; rows other transactions hold are skipped, not waited for. */
   async readyTasks(kind: TaskKind, taskQueue: string, limit: number): Promise<TaskRecord[]> {
-    // Partition by partition, from the one this claim starts at; the outer LIMIT ends the loop as
-    // soon as it has enough, so a busy queue's claims mostly touch their own partition's pages.
-    const rows = await this.read<TaskRow>(
-      'keel_ready_tasks',
-      `SELECT t.* FROM unnest($4::smallint[]) AS p(part)
-       CROSS JOIN LATERAL (
-         SELECT ${TASK_COLUMNS} FROM tasks
-         WHERE kind = $1 AND task_queue = $2 AND queue_partition = p.part AND state = 'ready'
-         ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) t
-       LIMIT $3`,
-      [kind, taskQueue, limit, this.partitionOrder()],
-    );
+    const rows = await this.read<TaskRow>('keel_ready_tasks', READY_TASKS, [
+      kind,
+      taskQueue,
+      limit,
+      this.partitionOrder(),
+    ]);
     return rows.map(taskFromRow);
   }
 
@@ -284,10 +280,11 @@ export class PostgresTransaction implements StoreTransaction {
         history: [number, number, string, string][] | null;
       }
     >('keel_ready_workflow_tasks', READY_WORKFLOW_TASKS, [
+      TaskKind.Workflow,
       taskQueue,
       limit,
-      HISTORY_WITH_CLAIM_MAX,
       this.partitionOrder(),
+      HISTORY_WITH_CLAIM_MAX,
     ]);
     return rows.map((row) => {
       const task = taskFromRow(row) as TaskRecord<'workflow'>;

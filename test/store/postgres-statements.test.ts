@@ -547,6 +547,73 @@ describe('batches', () => {
   });
 });
 
+describe('a batch under load', () => {
+  const read = (tx: StoreTransaction) => tx.getExecution('nobody');
+  const nextTurnOfTheLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+  /** Makes the last batch of `store` (one lane) one of `size` units. */
+  async function lastBatchOf(store: PostgresStore, size: number): Promise<void> {
+    const lane = await holdLane(store);
+    const queued = Promise.all(Array.from({ length: size }, () => store.transaction(read)));
+    await lane.release();
+    await queued;
+  }
+
+  /** The BEGINs of `count` units, each arriving a turn of the event loop after the one before. */
+  async function transactionsOfUnitsArrivingApart(store: PostgresStore, count: number) {
+    const sent = await statementsDuring(async () => {
+      const units: Promise<unknown>[] = [];
+      for (let i = 0; i < count; i++) {
+        units.push(store.transaction(read));
+        await nextTurnOfTheLoop();
+      }
+      await Promise.all(units);
+    });
+    return sent.filter((statement) => statement.startsWith('BEGIN')).length;
+  }
+
+  test('waits for as many units as the last batch held, and starts as soon as they are queued', async () => {
+    const { url, drop } = freshSchema();
+    const gathering = PostgresStore.open(url, { batchLanes: 1, batchGatherMs: 5_000 });
+    const eager = PostgresStore.open(url, { batchLanes: 1, batchGatherMs: 0 });
+    try {
+      for (const store of [gathering, eager]) {
+        await store.transaction(read); // migrated
+        await lastBatchOf(store, 3);
+      }
+      const started = performance.now();
+      assert.equal(await transactionsOfUnitsArrivingApart(gathering, 3), 1);
+      assert.ok(performance.now() - started < 2_500, 'started once the third unit was queued');
+      // Without gathering, the first unit starts alone at once and the others queue behind it.
+      assert.ok((await transactionsOfUnitsArrivingApart(eager, 3)) >= 2);
+    } finally {
+      await gathering.close();
+      await eager.close();
+      await drop();
+    }
+  });
+
+  test('a lone unit after a bigger batch waits at most batchGatherMs; after a lone unit, not at all', async () => {
+    const { url, drop } = freshSchema();
+    const store = PostgresStore.open(url, { batchLanes: 1, batchGatherMs: 200 });
+    try {
+      await store.transaction(read); // migrated
+      await lastBatchOf(store, 3);
+      let started = performance.now();
+      await store.transaction(read);
+      const afterBatch = performance.now() - started;
+      assert.ok(afterBatch >= 190, `waited ${afterBatch} ms for more units`);
+      started = performance.now();
+      await store.transaction(read);
+      const afterLone = performance.now() - started;
+      assert.ok(afterLone < 190, `a unit after a lone one waited ${afterLone} ms`);
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+});
+
 /** The statements (their names, or their text) sent on any connection while `work` runs. */
 async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
   const sent: string[] = [];

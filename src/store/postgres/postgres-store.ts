@@ -90,6 +90,14 @@ export interface PostgresStoreOptions {
    */
   batchLanes?: number;
   /**
+   * Under load, how long a batch may wait for more units before it starts while no other batch of
+   * this process runs: until as many are queued as the last batch held, at most this long. Fewer,
+   * bigger transactions cost the server less per unit; a unit arriving alone after a lone unit
+   * never waits, so work done one at a time is not slowed. 0 starts every batch at once.
+   * @defaultValue 2 ms
+   */
+  batchGatherMs?: number;
+  /**
    * The server ends a session that stays this long inside a transaction without sending anything
    * (its process hung, or the network between them broke), so that the rows it locked are free for
    * the other workers. Keel's transactions never pause between statements. @defaultValue 15000 ms
@@ -137,6 +145,11 @@ const BACKLOG_FOR_ANOTHER_LANE = MAX_BATCH / 2;
 const LANE_PATIENCE_MS = 100;
 /** A batch waiting longer than this for a row lock gives up (its units then run alone). */
 const LOCK_TIMEOUT_MS = 1000;
+/**
+ * See `PostgresStoreOptions.batchGatherMs`. On W3 with 4 worker processes on 2 cores, 2 ms cut
+ * transactions per workflow from 0.36-0.38 to 0.28-0.30 and raised throughput by about a tenth.
+ */
+const DEFAULT_BATCH_GATHER_MS = 2;
 
 function isDatabaseError(error: unknown): boolean {
   return error instanceof pg.DatabaseError || breaksConnection(error);
@@ -182,6 +195,11 @@ export class PostgresStore implements Store {
   /** Armed while units wait behind a running batch: opens another lane if it takes long. */
   private patience?: NodeJS.Timeout;
   private readonly lanes: number;
+  private readonly gatherMs: number;
+  /** Units in the batch started last: how many a new batch waits for under load (see `pump`). */
+  private lastBatchSize = 1;
+  /** Armed while a batch waits for more units (see `pump`); the batch starts when it fires. */
+  private gathering?: NodeJS.Timeout;
   private listening?: Promise<void>;
   private readonly connection: pg.ClientConfig;
   private readonly channels: HintChannels;
@@ -206,6 +224,7 @@ export class PostgresStore implements Store {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? 30_000;
     this.lanes = options.batchLanes ?? 3;
+    this.gatherMs = options.batchGatherMs ?? DEFAULT_BATCH_GATHER_MS;
     this.known = options.rememberWrittenRows === false ? undefined : new KnownRows();
     this.connection = {
       connectionString: parsed.toString(),
@@ -343,8 +362,36 @@ export class PostgresStore implements Store {
    * CPU in PostgreSQL). Another lane opens, up to `batchLanes`, for a backlog
    * (`BACKLOG_FOR_ANOTHER_LANE`), or when the running batch takes long (`LANE_PATIENCE_MS`: it
    * waits on a row lock, say), so that one slow transaction does not hold up the process.
+   *
+   * With no batch running, one starts at once unless the process is under load: the queue is
+   * shorter than the last batch. It then waits for as many units as that one held, or
+   * `batchGatherMs`, whichever comes first. Without this, the units of a process whose share of
+   * the work is small (one of four workers, say) went one or two per transaction, each costing the
+   * server a BEGIN, a COMMIT and a statement per table.
    */
   private pump(): void {
+    if (this.gathering) {
+      if (this.queue.length < this.lastBatchSize) return;
+      clearTimeout(this.gathering);
+      this.gathering = undefined;
+    } else if (
+      this.activeLanes === 0 &&
+      this.queue.length > 0 &&
+      this.queue.length < this.lastBatchSize &&
+      this.gatherMs > 0 &&
+      !this.closed
+    ) {
+      this.gathering = setTimeout(() => {
+        this.gathering = undefined;
+        this.startBatches();
+      }, this.gatherMs);
+      return;
+    }
+    this.startBatches();
+  }
+
+  /** Starts batches of the queued units on free lanes (see `pump`). */
+  private startBatches(): void {
     while (this.activeLanes < this.lanes && this.queue.length > 0) {
       if (
         this.activeLanes > 0 &&
@@ -358,6 +405,7 @@ export class PostgresStore implements Store {
         return;
       }
       const batch = this.queue.splice(0, MAX_BATCH);
+      this.lastBatchSize = batch.length;
       const started = performance.now();
       this.batchStarts.add(started);
       this.activeLanes++;

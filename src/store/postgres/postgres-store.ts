@@ -147,7 +147,8 @@ const LANE_PATIENCE_MS = 100;
 const LOCK_TIMEOUT_MS = 1000;
 /**
  * See `PostgresStoreOptions.batchGatherMs`. On W3 with 4 worker processes on 2 cores, 2 ms cut
- * transactions per workflow from 0.36-0.38 to 0.28-0.30 and raised throughput by about a tenth.
+ * transactions per workflow from 0.37-0.42 to 0.29-0.30; throughput rose in two alternating pairs
+ * of three, by less than the machine's own swings (docs/design.md).
  */
 const DEFAULT_BATCH_GATHER_MS = 2;
 

@@ -73,9 +73,11 @@ export async function benchW3({
 /**
  * Workflows each worker process runs before anything is measured. V8 keeps optimising a process's
  * hot paths for thousands of workflows: with 500 per process, four PostgreSQL workers spent 1.4 ms
- * of CPU per workflow in the measured phase; with 2,000, 0.95 ms, as in longer runs.
+ * of CPU per workflow in the measured phase. With 2,000, V8's optimising compiler still took 7-13%
+ * of their CPU in the measured phase, and over four alternating pairs they spent 1.16-1.5 ms per
+ * workflow where 5,000 gave 1.02-1.13 (10,000: 1.07-1.08, in two runs), for 14% more workflows/s.
  */
-export const WARMUP_PER_PROCESS = 2000;
+export const WARMUP_PER_PROCESS = 5000;
 
 export interface W3Figures {
   throughputWorkflowsPerSecond: number;

@@ -4,7 +4,10 @@ import { describe, test } from 'node:test';
 import pg from 'pg';
 import { StoreError } from '../../src/common/errors.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import { LATEST_POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
+import {
+  LATEST_POSTGRES_SCHEMA_VERSION,
+  loadMigrations,
+} from '../../src/store/postgres/migrations.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { Client } from '../../src/client/index.ts';
 import { Worker } from '../../src/worker/index.ts';
@@ -130,6 +133,66 @@ describe('postgres specifics', () => {
     } finally {
       await newer.drop();
       await foreign.drop();
+    }
+  });
+
+  test('a schema-3 database holding running workflows upgrades to the latest, and they complete', async () => {
+    const source = freshSchema(); // where Keel writes real rows, at the latest schema
+    const old = freshSchema(); // built to schema 3 from the migration files, then given those rows
+    try {
+      const starter = new Client({ connection: source.url });
+      for (let i = 0; i < 3; i++) {
+        await starter.workflow.start(basicWorkflows.w3, {
+          taskQueue: 'upgrade',
+          workflowId: `up-${i}`,
+          args: [i * 10],
+        });
+      }
+      await starter.close();
+      await admin(async (c) => {
+        await c.query(`CREATE SCHEMA "${old.schema}"; SET search_path TO "${old.schema}"`);
+        for (const migration of loadMigrations().filter((m) => m.version <= 3))
+          await c.query(migration.sql);
+        await c.query(`INSERT INTO keel_meta (key, value) VALUES ('schema_version', '3')`);
+        const from = `"${source.schema}"`;
+        await c.query(`INSERT INTO executions SELECT * FROM ${from}.executions`);
+        await c.query(`INSERT INTO history_events SELECT * FROM ${from}.history_events`);
+        const taskColumns =
+          'key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data';
+        await c.query(
+          `INSERT INTO tasks (${taskColumns}) SELECT ${taskColumns} FROM ${from}.tasks`,
+        );
+      });
+
+      await withWorkerAndClient(old.url, 'upgrade', async (client) => {
+        for (let i = 0; i < 3; i++)
+          assert.equal(await client.workflow.getHandle(`up-${i}`).result(), i * 10 + 3);
+      });
+      // Schema 4's changes are there: the version, tasks keyed by key, room for in-page updates.
+      const { version, taskKey, runOptions } = await admin(async (c) => {
+        const one = (sql: string, params: unknown[] = []) =>
+          c.query(sql, params).then((r) => r.rows[0]);
+        return {
+          version: await one(
+            `SELECT value FROM "${old.schema}".keel_meta WHERE key = 'schema_version'`,
+          ),
+          taskKey: await one(
+            `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'tasks_pkey'`,
+            [old.schema],
+          ),
+          runOptions: await one(
+            `SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = 'executions'`,
+            [old.schema],
+          ),
+        };
+      });
+      assert.equal(version.value, String(LATEST_POSTGRES_SCHEMA_VERSION));
+      assert.match(taskKey.indexdef, /\(key\)$/);
+      assert.deepEqual(runOptions.reloptions, ['fillfactor=30']);
+    } finally {
+      await source.drop();
+      await old.drop();
     }
   });
 

@@ -20,6 +20,18 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds the whole machine has spent busy (all processes, the kernel, interrupts) so far. */
+function machineBusySeconds(): number {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+    return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 function postgresPids(): number[] {
   try {
     return readdirSync('/proc')
@@ -43,6 +55,11 @@ export interface CpuUse {
   /** Cores kept busy on average by the three groups together, and how many the machine has. */
   coresBusy: number;
   cores: number;
+  /**
+   * Cores kept busy meanwhile by the rest of the machine (other services, the kernel's threads and
+   * interrupts): CPU the benchmark's processes could not have.
+   */
+  otherCoresBusy: number;
 }
 
 /** Starts counting CPU of this process, `workerPids` and PostgreSQL; `stop(workflows)` reports. */
@@ -53,6 +70,7 @@ export function countCpu(workerPids: number[]): { stop(workflows: number): CpuUs
     workers: workerPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
     // Backends come and go; those that ended during the phase are missed (a few, idle ones).
     postgres: new Map(postgresPids().map((pid) => [pid, cpuSeconds(pid)])),
+    machine: machineBusySeconds(),
   });
   const before = sample();
   return {
@@ -64,14 +82,17 @@ export function countCpu(workerPids: number[]): { stop(workflows: number): CpuUs
         postgres += seconds - (before.postgres.get(pid) ?? 0);
       const perWorkflow = (seconds: number) => Math.round((seconds * 1e5) / workflows) / 100;
       const total = after.client - before.client + (after.workers - before.workers) + postgres;
+      const seconds = (after.at - before.at) / 1000;
+      const cores = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100) / 100;
       return {
         msPerWorkflow: {
           client: perWorkflow(after.client - before.client),
           workers: perWorkflow(after.workers - before.workers),
           postgres: perWorkflow(postgres),
         },
-        coresBusy: Math.round((total / ((after.at - before.at) / 1000)) * 100) / 100,
+        coresBusy: cores(total),
         cores: availableParallelism(),
+        otherCoresBusy: Math.max(0, cores(after.machine - before.machine - total)),
       };
     },
   };

@@ -142,7 +142,7 @@ try {
           `${c.throughputWorkflowsPerSecond} workflows/s; under load p50 ${c.underLoadLatencyMs.p50} ms, p99 ${c.underLoadLatencyMs.p99} ms; one at a time p50 ${c.serialLatencyMs.p50} ms, p99 ${c.serialLatencyMs.p99} ms`,
         ]);
         const cpu = c.cpu
-          ? `; CPU per workflow: client ${c.cpu.msPerWorkflow.client} ms, workers ${c.cpu.msPerWorkflow.workers} ms, PostgreSQL ${c.cpu.msPerWorkflow.postgres} ms (${c.cpu.coresBusy} of ${c.cpu.cores} cores busy)`
+          ? `; CPU per workflow: client ${c.cpu.msPerWorkflow.client} ms, workers ${c.cpu.msPerWorkflow.workers} ms, PostgreSQL ${c.cpu.msPerWorkflow.postgres} ms (${c.cpu.coresBusy} of ${c.cpu.cores} cores busy, ${c.cpu.otherCoresBusy} more by the rest of the machine)`
           : '';
         rows.push(['', `${c.transactionIdsPerWorkflow} transaction ids per workflow${cpu}`]);
       }

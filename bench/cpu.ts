@@ -82,17 +82,18 @@ export function countCpu(workerPids: number[]): { stop(workflows: number): CpuUs
         postgres += seconds - (before.postgres.get(pid) ?? 0);
       const perWorkflow = (seconds: number) => Math.round((seconds * 1e5) / workflows) / 100;
       const total = after.client - before.client + (after.workers - before.workers) + postgres;
-      const seconds = (after.at - before.at) / 1000;
-      const cores = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100) / 100;
+      const elapsedSeconds = (after.at - before.at) / 1000;
+      const coresOver = (cpuSeconds: number) =>
+        Math.round((cpuSeconds / elapsedSeconds) * 100) / 100;
       return {
         msPerWorkflow: {
           client: perWorkflow(after.client - before.client),
           workers: perWorkflow(after.workers - before.workers),
           postgres: perWorkflow(postgres),
         },
-        coresBusy: cores(total),
+        coresBusy: coresOver(total),
         cores: availableParallelism(),
-        otherCoresBusy: Math.max(0, cores(after.machine - before.machine - total)),
+        otherCoresBusy: Math.max(0, coresOver(after.machine - before.machine - total)),
       };
     },
   };

@@ -21,11 +21,20 @@ export class UnitOfWork {
    */
   private readonly skippedAsLocked = new Set<string>();
 
+  #now: number;
+
   constructor(
     readonly tx: StoreTransaction,
-    readonly now: number,
+    now: number,
     private readonly location: string,
-  ) {}
+  ) {
+    this.#now = now;
+  }
+
+  /** The transaction's time (epoch ms): when it began, or the start of a later run it read. */
+  get now(): number {
+    return this.#now;
+  }
 
   /** The run's mutation, loaded once per transaction. */
   async load(runId: string): Promise<Mutation | undefined> {
@@ -33,7 +42,7 @@ export class UnitOfWork {
     if (cached) return cached;
     const state = await this.tx.getExecution(runId);
     if (!state) return undefined;
-    const m = new Mutation(state, this.now);
+    const m = this.mutation(state);
     this.loaded.set(runId, m);
     return m;
   }
@@ -55,9 +64,19 @@ export class UnitOfWork {
     if (known) return known;
     if (read === 'locked') this.skippedAsLocked.add(runId);
     if (read === undefined || read === 'locked') return read;
-    const m = new Mutation(read, this.now);
+    const m = this.mutation(read);
     this.loaded.set(runId, m);
     return m;
+  }
+
+  /**
+   * The run's mutation. A transaction reads what others committed after it took its time (a claim
+   * finds a run started since): its time moves up to the run's start, so that nothing it writes (the
+   * run's events, the run it continues as) predates that start.
+   */
+  private mutation(state: ExecutionState): Mutation {
+    this.#now = Math.max(this.#now, state.startTime);
+    return new Mutation(state, this.#now);
   }
 
   /** What this transaction has of the run already: skipped as locked, or loaded. */
@@ -83,7 +102,7 @@ export class UnitOfWork {
     const { state, task } = await this.tx.getExecutionAndTask(runId, taskKey);
     if (!state)
       throw new WorkflowNotFoundError(`No workflow run '${runId}' in ${this.location}.`, '', runId);
-    const m = new Mutation(state, this.now);
+    const m = this.mutation(state);
     this.loaded.set(runId, m);
     return { m, task };
   }

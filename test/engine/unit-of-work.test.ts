@@ -31,3 +31,20 @@ test('a run found locked stays skipped for the rest of the transaction, even onc
   assert.ok(loaded !== 'locked' && loaded !== undefined);
   assert.equal(loaded.state.runId, run.state.runId);
 });
+
+test("a transaction's time moves up to the start of a run it reads that started after it took the time", async () => {
+  // A claim takes its time, then finds a run another process started since (its first workflow
+  // task): the run's events, and a run it continues as, must not predate its start.
+  const run = new Run();
+  const tx: Pick<StoreTransaction, 'getExecution'> = {
+    getExecution: async () => structuredClone(run.state),
+  };
+  const uow = new UnitOfWork(tx as StoreTransaction, run.state.startTime - 8, 'test');
+  const m = await uow.load(run.state.runId);
+  assert.equal(m?.now, run.state.startTime);
+  assert.equal(uow.now, run.state.startTime);
+  // A run that started before the transaction's time leaves it as it was.
+  const later = new UnitOfWork(tx as StoreTransaction, run.state.startTime + 5, 'test');
+  assert.equal((await later.load(run.state.runId))?.now, run.state.startTime + 5);
+  assert.equal(later.now, run.state.startTime + 5);
+});

@@ -139,16 +139,7 @@ export interface RunOutcome {
 }
 
 export type StoreHint =
-  | {
-      type: 'task-ready';
-      kind: TaskKind;
-      taskQueue: string;
-      /**
-       * On a store shared by processes: the hint announces `count` tasks and wakes that many of the
-       * processes polling the queue, picked from `pick` (see `PollerDirectory`). Absent: it wakes all.
-       */
-      spread?: { pick: number; count: number };
-    }
+  | { type: 'task-ready'; kind: TaskKind; taskQueue: string }
   | { type: 'expiry'; at: number }
   /**
    * The run closed. `outcome`, when present, is what `getOutcome` now reads (a copy): a waiter needs
@@ -212,16 +203,5 @@ export interface Store {
   nextExpiry(): Promise<number | undefined>;
   pendingWork(): Promise<PendingWork>;
   subscribe(listener: (hint: StoreHint) => void): () => void;
-  /**
-   * A store shared by processes: this process polls these queues for these kinds of task (a
-   * worker's pollers), so that a hint of tasks made ready there wakes one polling process rather
-   * than all of them. Returns the undo, for a worker that stops polling.
-   */
-  announcePolling?(polled: [TaskKind, string][]): () => void;
-  /**
-   * A store shared by processes: this process was picked to take the tasks `hint` announces but has
-   * no free slot for them; the hint goes again to every process polling the queue.
-   */
-  passOn?(hint: StoreHint): void;
   close(): Promise<void>;
 }

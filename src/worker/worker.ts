@@ -149,8 +149,6 @@ export class Worker {
   private readonly slots: { workflow: Slots; activity: Slots };
   private readonly stopping: { promise: Promise<void>; resolve: () => void };
   private unsubscribe?: () => void;
-  /** Tells the store's other processes that this worker no longer polls (see `announcePolling`). */
-  private unannounce?: () => void;
 
   private constructor(
     private readonly options: WorkerOptions,
@@ -280,7 +278,6 @@ export class Worker {
     }
     installUnhandledRejectionGuard();
     this.unsubscribe = this.store.subscribe((hint) => this.onHint(hint));
-    this.unannounce = this.store.announcePolling?.(this.polled());
     try {
       await Promise.all([
         this.pollWorkflowTasks(),
@@ -296,7 +293,6 @@ export class Worker {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       this.unsubscribe?.();
-      this.stopAnnouncing();
       if (this.ownsStore) await this.store.close();
     }
   }
@@ -318,23 +314,7 @@ export class Worker {
     this.#state = 'STOPPING';
     this.logger.log('info', `Worker ${this.identity} shutting down`, { taskQueue: this.taskQueue });
     this.stopping.resolve();
-    // Hints of this queue's tasks now wake the others.
-    this.stopAnnouncing();
     for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
-  }
-
-  /** The kinds of task this worker's pollers take from its queue. */
-  private polled(): [TaskKind, string][] {
-    const kinds: TaskKind[] = [];
-    if (this.workflowTypes.size > 0) kinds.push(TaskKind.Workflow, TaskKind.Query);
-    if (this.activityTypes.size > 0) kinds.push(TaskKind.Activity);
-    return kinds.map((kind) => [kind, this.taskQueue]);
-  }
-
-  private stopAnnouncing(): void {
-    const unannounce = this.unannounce;
-    this.unannounce = undefined;
-    unannounce?.();
   }
 
   private get running(): boolean {
@@ -347,10 +327,7 @@ export class Worker {
       for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.taskQueue) {
       if (hint.kind === TaskKind.Query) this.queriesMaybeReady = true;
-      const kind = hint.kind === TaskKind.Activity ? 'activity' : 'workflow';
-      // Picked to take them, but with no slot free: let the others' pollers take them instead.
-      if (hint.spread && (!this.running || this.slots[kind].free <= 0)) this.store.passOn?.(hint);
-      this.wakeups[kind].notify();
+      this.wakeups[hint.kind === TaskKind.Activity ? 'activity' : 'workflow'].notify();
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.sticky?.name) {
       this.stickyMaybeReady = true;
       this.wakeups.workflow.notify();

@@ -144,7 +144,7 @@ export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 5
  */
 export async function hearingFromConnect(store: Store): Promise<StoreHint[]> {
   const heard: StoreHint[] = [];
-  store.subscribe((hint) => heard.push(withoutSpread(hint)));
+  store.subscribe((hint) => heard.push(hint));
   await waitFor(() => heard.some((h) => h.type === 'external-change'), 'the listener to connect');
   heard.length = 0;
   return heard;
@@ -154,19 +154,9 @@ export async function hearingFromConnect(store: Store): Promise<StoreHint[]> {
 export function recordHints(subscribe: (listener: (hint: StoreHint) => void) => () => void) {
   const hints: StoreHint[] = [];
   const unsubscribe = subscribe((hint) => {
-    if (hint.type !== 'external-change') hints.push(withoutSpread(hint));
+    if (hint.type !== 'external-change') hints.push(hint);
   });
   return { hints, unsubscribe };
-}
-
-/**
- * `hint` without the part that says which processes it wakes: PostgreSQL's own, random, and
- * tested in postgres-pollers.test.ts.
- */
-function withoutSpread(hint: StoreHint): StoreHint {
-  if (hint.type !== 'task-ready' || !hint.spread) return hint;
-  const { spread: _spread, ...plain } = hint;
-  return plain;
 }
 
 export interface Grant {

@@ -12,8 +12,7 @@
  *   if the run is busy, so they never wait in the wrong order.
  *
  * Hints travel by `LISTEN/NOTIFY` (sent in the committing transaction, so only committed changes are
- * announced); pollers poll anyway. A hint of tasks made ready wakes as many of the processes
- * polling their queue as it has tasks, not all of them (`PollerDirectory`). Transient errors (connection lost, server restarting,
+ * announced); pollers poll anyway. Transient errors (connection lost, server restarting,
  * serialization failures, deadlocks) retry the whole transaction with backoff; nothing else is
  * retried. A connection lost during COMMIT leaves its outcome unknown; the retry then meets the
  * engine's own guards (a task already completed is refused with TaskLostError).
@@ -26,7 +25,7 @@ import { systemClock, type Clock } from '../../engine/clock.ts';
 import type { ExecutionState } from '../../state/execution-state.ts';
 import type { HistoryEvent } from '../../state/events.ts';
 import type { SearchAttributeType } from '../../state/search-attributes.ts';
-import { runOfTaskKey, type TaskKind, type TaskRecord } from '../../state/tasks.ts';
+import { runOfTaskKey, type TaskRecord } from '../../state/tasks.ts';
 import { compilePostgresFilter } from '../../visibility/postgres-filter.ts';
 import type {
   ExecutionSummary,
@@ -61,13 +60,6 @@ import { PostgresBatch } from './batch.ts';
 import { KnownRows } from './known-rows.ts';
 import type { RowsWritten } from './pending-writes.ts';
 import { StatementPipeline } from './statement-pipeline.ts';
-import {
-  POLLERS_ANNOUNCE_MS,
-  PollerDirectory,
-  polledKey,
-  spreadTaskHints,
-  type Polled,
-} from './pollers.ts';
 import {
   channelsFor,
   hintChannels,
@@ -187,12 +179,6 @@ export class PostgresStore implements Store {
   private readonly ready: Promise<void>;
   private readonly listeners = new HintListeners();
   private readonly origin = randomUUID();
-  /** Which processes poll which queues: whom a hint of ready tasks wakes. */
-  private readonly pollers = new PollerDirectory(this.origin);
-  /** Repeats this process's announcement of what it polls, while it polls anything. */
-  private announcing?: NodeJS.Timeout;
-  /** Queues (kind and name) whose hint this process is passing on (see `passOn`). */
-  private readonly passingOn = new Set<string>();
   private readonly maxAttempts: number;
   private readonly reconnectTimeoutMs: number;
   /** Ends the LISTEN connection of the moment (close() calls it to stop listening). */
@@ -324,9 +310,8 @@ export class PostgresStore implements Store {
           this.listenOn.map((channel) => `LISTEN ${quoteIdent(channel)}`).join('; '),
         );
         attempt = 0;
-        // Anything may have happened while we were not listening; and the others, who polls what.
+        // Anything may have happened while we were not listening.
         this.listeners.emit({ type: 'external-change' });
-        if (this.pollers.polledHere().length > 0) this.announcePolled(true);
         await ended;
       } catch {
         // reconnect below
@@ -340,68 +325,14 @@ export class PostgresStore implements Store {
 
   private onNotification(payload: string | undefined): void {
     if (!payload) return;
-    let message: { origin: string; hints: StoreHint[]; polls?: Polled[]; hello?: boolean };
+    let message: { origin: string; hints: StoreHint[] };
     try {
-      message = JSON.parse(payload) as typeof message;
+      message = JSON.parse(payload) as { origin: string; hints: StoreHint[] };
     } catch {
       return this.listeners.emit({ type: 'external-change' });
     }
     if (message.origin === this.origin) return; // announced locally at commit already
-    if (Array.isArray(message.polls)) {
-      this.pollers.heard(message.origin, message.polls);
-      // A process that just started (or reconnected) learns who else polls from the answers.
-      if (message.hello && this.pollers.polledHere().length > 0) this.announcePolled(false);
-    }
-    for (const hint of message.hints) if (this.pollers.wakesHere(hint)) this.listeners.emit(hint);
-  }
-
-  /**
-   * How many processes (this one included) this one knows to poll `taskQueue` for tasks of `kind`:
-   * those a hint of such tasks is spread over. For diagnostics and tests.
-   */
-  pollingProcesses(kind: TaskKind, taskQueue: string): number {
-    return this.pollers.pollersOf(kind, taskQueue).length;
-  }
-
-  announcePolling(polled: [TaskKind, string][]): () => void {
-    const remove = this.pollers.add(polled);
-    this.announcePolled(true);
-    this.announcing ??= setInterval(() => {
-      if (this.pollers.polledHere().length > 0) this.announcePolled(false);
-    }, POLLERS_ANNOUNCE_MS).unref();
-    return () => {
-      remove();
-      this.announcePolled(false);
-    };
-  }
-
-  /**
-   * Tells the other processes what this one polls (nothing: it stopped). Best effort: a process not
-   * heard from is woken by no spread hint, and polls.
-   */
-  private announcePolled(hello: boolean): void {
-    if (this.closed) return;
-    const polls = this.pollers.polledHere();
-    // `hints` too: processes of earlier versions read every payload's hints.
-    const payload = JSON.stringify({ origin: this.origin, hints: [], polls, hello });
-    this.query('SELECT pg_notify($1::text, $2::text)', [this.channels.work, payload]).catch(
-      () => undefined,
-    );
-  }
-
-  passOn(hint: StoreHint): void {
-    if (hint.type !== 'task-ready' || !hint.spread || this.closed) return;
-    const key = polledKey(hint.kind, hint.taskQueue);
-    if (this.passingOn.has(key)) return; // one at a time: those it wakes claim all they can
-    this.passingOn.add(key);
-    const unspread = { type: hint.type, kind: hint.kind, taskQueue: hint.taskQueue };
-    const [notification] = notificationsOf([unspread], this.channels, this.origin);
-    this.query('SELECT pg_notify($1::text, $2::text)', [
-      notification!.channel,
-      notification!.payload,
-    ])
-      .catch(() => undefined)
-      .finally(() => this.passingOn.delete(key));
+    for (const hint of message.hints) this.listeners.emit(hint);
   }
 
   transaction<T>(
@@ -566,14 +497,6 @@ export class PostgresStore implements Store {
     const settled: { unit: Unit; ok: boolean; value: unknown }[] = [];
     const hints: StoreHint[] = [];
     const announced: StoreHint[] = [];
-    // One pick per queue for the hints this process gives itself and those it sends: all agree.
-    const picks = new Map<string, number>();
-    const pickOf = (kind: TaskKind, taskQueue: string): number => {
-      const key = polledKey(kind, taskQueue);
-      let pick = picks.get(key);
-      if (pick === undefined) picks.set(key, (pick = randomInt(2 ** 31)));
-      return pick;
-    };
     let undone = false;
     try {
       // A lock wait past lock_timeout fails the batch (and its units run alone) instead of waiting
@@ -608,7 +531,7 @@ export class PostgresStore implements Store {
         announced.push(...tx.announced);
         settled.push({ unit, ok: true, value });
       }
-      batch.flush(this.notifications(spreadTaskHints(announced, pickOf)));
+      batch.flush(this.notifications(announced));
       // COMMIT of a transaction that a failed statement aborted answers ROLLBACK, not an error:
       // drain() reports that failure. The lock timeout is for row locks, not for COMMIT: one that
       // NOTIFYs waits for the database-wide lock that orders notifying commits (held through each
@@ -634,8 +557,7 @@ export class PostgresStore implements Store {
       if (ok) unit.resolve(value);
       else unit.reject(value);
     }
-    for (const hint of spreadTaskHints(hints, pickOf))
-      if (this.pollers.wakesHere(hint)) this.listeners.emit(hint);
+    for (const hint of hints) this.listeners.emit(hint);
   }
 
   /** Every queue partition, from the one the next claim starts at (claims of a process take turns). */
@@ -818,7 +740,6 @@ export class PostgresStore implements Store {
     await this.ready.catch(() => undefined);
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     clearTimeout(this.patience);
-    clearInterval(this.announcing);
     await this.endListener?.();
     await this.listening;
     await this.pool.end();

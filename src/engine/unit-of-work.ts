@@ -31,7 +31,7 @@ export class UnitOfWork {
     this.#now = now;
   }
 
-  /** The transaction's time (epoch ms): when it began, or the start of a later run it read. */
+  /** The transaction's time (epoch ms): when it began, or the latest event of a run it read, if later. */
   get now(): number {
     return this.#now;
   }
@@ -71,11 +71,12 @@ export class UnitOfWork {
 
   /**
    * The run's mutation. A transaction reads what others committed after it took its time (a claim
-   * finds a run started since): its time moves up to the run's start, so that nothing it writes (the
-   * run's events, the run it continues as) predates that start.
+   * finds a run started since, a signal waited for the run's lock), or what a process whose clock
+   * runs ahead wrote: its time moves up to the run's latest event, so that nothing it writes (the
+   * run's events, the run it continues as) predates it, and workflow time never goes back.
    */
   private mutation(state: ExecutionState): Mutation {
-    this.#now = Math.max(this.#now, state.startTime);
+    this.#now = Math.max(this.#now, state.startTime, state.lastEventTime ?? 0);
     return new Mutation(state, this.#now);
   }
 

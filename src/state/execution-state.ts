@@ -103,6 +103,11 @@ export interface ExecutionState {
   status: ExecutionStatus;
   startTime: number;
   closeTime?: number;
+  /**
+   * Time of the latest event in the history (absent in states written before it was kept: take
+   * `startTime`). A transaction writing to the run takes no earlier time (see `UnitOfWork`).
+   */
+  lastEventTime?: number;
   /** Id the next history event will get. */
   nextEventId: number;
   workflowTaskTimeout: number;

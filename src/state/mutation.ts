@@ -94,6 +94,7 @@ export class Mutation {
   ): number {
     const eventId = this.state.nextEventId++;
     this.events.push({ eventId, eventTime, eventType, attributes } as HistoryEvent);
+    this.state.lastEventTime = Math.max(this.state.lastEventTime ?? 0, eventTime);
     return eventId;
   }
 

@@ -48,3 +48,29 @@ test("a transaction's time moves up to the start of a run it reads that started 
   assert.equal((await later.load(run.state.runId))?.now, run.state.startTime + 5);
   assert.equal(later.now, run.state.startTime + 5);
 });
+
+test("a transaction's time moves up to the latest event of a run it reads, so that a run's history never goes back in time", async () => {
+  // A signal took its time, then waited for the run's lock while a workflow task started and
+  // completed (or a process whose clock runs ahead wrote them): its event must not come before
+  // theirs, nor the workflow time of the task it schedules.
+  const run = new Run();
+  run.runWorkflowTask([], 30);
+  const latest = run.history.at(-1)!.eventTime;
+  assert.equal(latest, T0 + 30);
+  assert.equal(run.state.lastEventTime, latest);
+  const reading = (state: ExecutionState) =>
+    ({
+      getExecution: async () => structuredClone(state),
+    }) as Partial<StoreTransaction> as StoreTransaction;
+  const uow = new UnitOfWork(reading(run.state), T0 + 10, 'test');
+  const m = (await uow.load(run.state.runId))!;
+  assert.equal(m.now, latest);
+  assert.equal(uow.now, latest);
+  m.append('WorkflowExecutionSignaled', { signalName: 'go', input: [] });
+  assert.equal(m.events.at(-1)!.eventTime, latest);
+  // A state written before the latest event's time was kept falls back to the run's start.
+  const older = { ...run.state };
+  delete older.lastEventTime;
+  const fromOlder = new UnitOfWork(reading(older), T0 - 5, 'test');
+  assert.equal((await fromOlder.load(run.state.runId))?.now, T0);
+});

@@ -228,6 +228,49 @@ describe('postgres specifics', () => {
     },
   );
 
+  test("a process whose clock runs behind another's writes no event before the other's: workflow time never goes back", async () => {
+    const { url, drop } = freshSchema();
+    const stores = [PostgresStore.open(url), PostgresStore.open(url)];
+    const SKEW_MS = 60_000;
+    const behind = new Engine(stores[0]!);
+    const ahead = new Engine(stores[1]!, { now: () => Date.now() + SKEW_MS });
+    try {
+      const { runId } = await behind.startWorkflow({
+        workflowId: 'skewed',
+        workflowType: 'w',
+        taskQueue: 'q',
+        input: [],
+        workflowTaskTimeout: 10_000,
+      });
+      await ahead.signalWorkflow('skewed', runId, 'early', []);
+      await behind.signalWorkflow('skewed', runId, 'late', []);
+      const { grants } = await behind.claimWorkflowTasks('q', 1, 'worker', () => 1);
+      const history = await stores[0]!.transaction((tx) => tx.readHistory(runId, 1));
+      const signaledAt = history.find(
+        (e) => e.eventType === 'WorkflowExecutionSignaled',
+      )!.eventTime;
+      assert.deepEqual(
+        history.map((e) => e.eventType),
+        [
+          'WorkflowExecutionStarted',
+          'WorkflowTaskScheduled',
+          'WorkflowExecutionSignaled',
+          'WorkflowExecutionSignaled',
+        ],
+      );
+      for (let i = 1; i < history.length; i++)
+        assert.ok(
+          history[i]!.eventTime >= history[i - 1]!.eventTime,
+          `event ${history[i]!.eventId} (${history[i]!.eventType}) predates the one before it`,
+        );
+      // The task's Started time is the workflow's Date.now(): not before what it is told happened.
+      assert.ok(grants[0]!.start.startedTime >= signaledAt);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await drop();
+    }
+  });
+
   test('a commit in one store reaches the other as hints through LISTEN/NOTIFY', async () => {
     const { url, drop } = freshSchema();
     const a = PostgresStore.open(url);

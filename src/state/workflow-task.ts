@@ -51,9 +51,11 @@ export function claimWorkflowTask(
   wt.deliveredUpdateIds = updates.map((u) => u.updateId);
   const transientEvents: HistoryEvent[] = [];
   if (wt.scheduledEventId === 0) {
-    // Transient: the Scheduled event gets the next id, written only if the task completes.
+    // Transient: the Scheduled event gets the next id, written only if the task completes. It comes
+    // after the events appended since it was scheduled, so it takes no earlier time than theirs.
     wt.scheduledEventId = state.nextEventId;
     wt.transient = true;
+    wt.scheduledTime = Math.max(wt.scheduledTime, state.lastEventTime ?? state.startTime);
     transientEvents.push({
       eventId: wt.scheduledEventId,
       eventTime: wt.scheduledTime,

@@ -5,6 +5,7 @@ import { BadCommandError } from '../../src/state/commands-apply.ts';
 import type { Command } from '../../src/state/commands.ts';
 import { completeActivityTask, failActivityTask } from '../../src/state/activity-task.ts';
 import { fireTimer, requestCancelWorkflow } from '../../src/state/execution.ts';
+import { signalWorkflow } from '../../src/state/messages.ts';
 import { Mutation } from '../../src/state/mutation.ts';
 import { TaskState, taskKey } from '../../src/state/tasks.ts';
 import {
@@ -796,6 +797,41 @@ describe('workflow task failures and retries', () => {
     // The retry stays transient: no WorkflowTaskScheduled is written for it.
     assert.equal(run.state.workflowTask?.attempt, 2);
     assert.deepEqual(run.state.bufferedEvents, []);
+  });
+
+  test("a retry's Scheduled event, written after events that arrived while it waited, takes no earlier time than theirs", () => {
+    const run = new Run();
+    const first = run.claimWorkflowTask('w1');
+    run.step((m) =>
+      failWorkflowTask(
+        m,
+        run.workflowTaskRow,
+        first.claim,
+        'NonDeterministicError',
+        appFailure('nd'),
+        'w1',
+      ),
+    );
+    const scheduledAt = run.now;
+    run.step((m) => signalWorkflow(m, 'go', []), 200);
+    assert.deepEqual(types(run.last.events), ['WorkflowExecutionSignaled']);
+    run.readyWorkflowTask();
+    const second = run.claimWorkflowTask('w2', 100);
+    const [scheduled, started] = second.start.transientEvents;
+    assert.equal(scheduled!.eventType, 'WorkflowTaskScheduled');
+    assert.equal(scheduled!.eventTime, scheduledAt + 200);
+    assert.equal(started!.eventTime, scheduledAt + 300);
+    // Completing writes the times the worker was told.
+    run.completeWorkflowTask(second.claim, []);
+    const times = run.history.map((e) => e.eventTime);
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+    );
+    assert.equal(
+      run.history.find((e) => e.eventId === scheduled!.eventId)?.eventTime,
+      scheduledAt + 200,
+    );
   });
 
   test('a stale claim is refused with TaskLostError: expired while the row exists, gone once deleted', () => {

@@ -4,7 +4,7 @@
  * changed and written in the same transaction, so a crash never leaves half of such a step done.
  */
 import { WorkflowNotFoundError } from '../common/errors.ts';
-import { isRunning, type ExecutionState } from '../state/execution-state.ts';
+import { isRunning, latestEventTime, type ExecutionState } from '../state/execution-state.ts';
 import { Mutation } from '../state/mutation.ts';
 import type { SearchAttributeType } from '../state/search-attributes.ts';
 import type { TaskRecord } from '../state/tasks.ts';
@@ -76,7 +76,7 @@ export class UnitOfWork {
    * run's events, the run it continues as) predates it, and workflow time never goes back.
    */
   private mutation(state: ExecutionState): Mutation {
-    this.#now = Math.max(this.#now, state.startTime, state.lastEventTime ?? 0);
+    this.#now = Math.max(this.#now, latestEventTime(state));
     return new Mutation(state, this.#now);
   }
 

@@ -104,8 +104,8 @@ export interface ExecutionState {
   startTime: number;
   closeTime?: number;
   /**
-   * Time of the latest event in the history (absent in states written before it was kept: take
-   * `startTime`). A transaction writing to the run takes no earlier time (see `UnitOfWork`).
+   * Time of the latest event in the history (absent in states written before it was kept: read it
+   * with `latestEventTime`). A transaction writing to the run takes no earlier time (see `UnitOfWork`).
    */
   lastEventTime?: number;
   /** Id the next history event will get. */
@@ -144,6 +144,11 @@ export interface ExecutionState {
   searchAttributes?: Record<string, SearchAttributeValue>;
   /** Set when the run closed by continuing as new or being retried: where the chain goes on. */
   newExecutionRunId?: string;
+}
+
+/** Time of the run's latest event; states written before `lastEventTime` was kept give their start's. */
+export function latestEventTime(state: ExecutionState): number {
+  return state.lastEventTime ?? state.startTime;
 }
 
 export function isRunning(state: ExecutionState): boolean {

@@ -13,7 +13,7 @@ import { TERMINAL_COMMAND_TYPES, type Command } from './commands.ts';
 import { applyCommand, validateCommands } from './commands-apply.ts';
 import { assertClaim, claimed } from './claims.ts';
 import type { HistoryEvent, NewEvent, WorkflowTaskFailedCause } from './events.ts';
-import { isRunning, type StickyQueue } from './execution-state.ts';
+import { isRunning, latestEventTime, type StickyQueue } from './execution-state.ts';
 import { hasAdmittedUpdates, undeliveredUpdates, type UpdateRequest } from './messages.ts';
 import type { Mutation } from './mutation.ts';
 import { workflowTaskRetryDelay } from './retry.ts';
@@ -55,7 +55,7 @@ export function claimWorkflowTask(
     // after the events appended since it was scheduled, so it takes no earlier time than theirs.
     wt.scheduledEventId = state.nextEventId;
     wt.transient = true;
-    wt.scheduledTime = Math.max(wt.scheduledTime, state.lastEventTime ?? state.startTime);
+    wt.scheduledTime = Math.max(wt.scheduledTime, latestEventTime(state));
     transientEvents.push({
       eventId: wt.scheduledEventId,
       eventTime: wt.scheduledTime,

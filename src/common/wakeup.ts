@@ -6,14 +6,29 @@
 export class Wakeup {
   private pending = false;
   private waiter?: () => void;
+  private deferred?: ReturnType<typeof setTimeout>;
 
   reset(): void {
     this.pending = false;
+    this.cancelDeferred();
   }
 
   notify(): void {
+    this.cancelDeferred();
     this.pending = true;
     this.waiter?.();
+  }
+
+  /**
+   * Notifies in `ms` unless a `notify()` or `reset()` comes first: a burst of calls arms one timer,
+   * so a loop told of work that others will probably take looks at most once per `ms`.
+   */
+  notifyWithin(ms: number): void {
+    if (this.pending || this.deferred !== undefined) return;
+    this.deferred = setTimeout(() => {
+      this.deferred = undefined;
+      this.notify();
+    }, ms);
   }
 
   /** Resolves to true when notified, false when `ms` passed first. */
@@ -29,5 +44,11 @@ export class Wakeup {
       const timer = setTimeout(() => done(false), ms);
       this.waiter = wake;
     });
+  }
+
+  private cancelDeferred(): void {
+    if (this.deferred === undefined) return;
+    clearTimeout(this.deferred);
+    this.deferred = undefined;
   }
 }

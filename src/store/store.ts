@@ -203,5 +203,22 @@ export interface Store {
   nextExpiry(): Promise<number | undefined>;
   pendingWork(): Promise<PendingWork>;
   subscribe(listener: (hint: StoreHint) => void): () => void;
+  /**
+   * On a store shared by processes, makes this process a candidate to be the first responder of
+   * `taskQueue`'s `kind` tasks: of all the processes polling them, one at a time answers their
+   * ready hints at once, and idle others later, so that light work stays in one process (with its
+   * caches and compiled code warm) instead of every process waking to race for each task. The
+   * seat passes to another candidate when its holder withdraws or loses its connection. Undefined
+   * on one-process stores, where every worker answers at once.
+   */
+  firstResponder?(taskQueue: string, kind: 'workflow' | 'activity'): FirstResponderSeat;
   close(): Promise<void>;
+}
+
+/** A process's candidacy to answer a task queue's hints first (`Store.firstResponder`). */
+export interface FirstResponderSeat {
+  /** Whether this process holds the seat now. */
+  readonly held: boolean;
+  /** Ends the candidacy (the last of the process's candidates gives the seat up). */
+  withdraw(): void;
 }

@@ -22,7 +22,7 @@ import { installWorkflowGuards } from '../runtime/global-guards.ts';
 import type { WorkflowLogger } from '../runtime/workflow-info.ts';
 import { openStore } from '../store/open-store.ts';
 import type { StickyQueue } from '../state/execution-state.ts';
-import type { Store, StoreHint } from '../store/store.ts';
+import type { FirstResponderSeat, Store, StoreHint } from '../store/store.ts';
 import { TaskKind } from '../state/tasks.ts';
 import type { ActivityFunction } from '../workflow/activities.ts';
 import { ActivityExecutor } from './activity-executor.ts';
@@ -108,6 +108,13 @@ export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED' | '
 /** How soon a poller looks again at tasks it left because another transaction held their run. */
 const BUSY_RETRY_MS = 10;
 
+/**
+ * How soon an idle worker that is not its queue's first responder (see `Store.firstResponder`)
+ * looks at tasks a hint announced: the first responder has usually taken them by then. A burst of
+ * hints makes one look, and a worker with tasks in hand answers at once, so load still spreads.
+ */
+const FOLLOWER_DELAY_MS = 100;
+
 /** The slots one claim of a polling loop holds. */
 interface ClaimSlots {
   /** Reserved for the claim: it takes at most this many tasks. */
@@ -149,6 +156,8 @@ export class Worker {
   private readonly slots: { workflow: Slots; activity: Slots };
   private readonly stopping: { promise: Promise<void>; resolve: () => void };
   private unsubscribe?: () => void;
+  /** Candidacies to answer the queue's hints first (shared stores), by the kind of task polled. */
+  private readonly seats: Partial<Record<'workflow' | 'activity', FirstResponderSeat>> = {};
 
   private constructor(
     private readonly options: WorkerOptions,
@@ -278,6 +287,12 @@ export class Worker {
     }
     installUnhandledRejectionGuard();
     this.unsubscribe = this.store.subscribe((hint) => this.onHint(hint));
+    if (this.store.firstResponder) {
+      if (this.workflowTypes.size > 0)
+        this.seats.workflow = this.store.firstResponder(this.taskQueue, 'workflow');
+      if (this.activityTypes.size > 0)
+        this.seats.activity = this.store.firstResponder(this.taskQueue, 'activity');
+    }
     try {
       await Promise.all([
         this.pollWorkflowTasks(),
@@ -293,6 +308,7 @@ export class Worker {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       this.unsubscribe?.();
+      for (const seat of Object.values(this.seats)) seat.withdraw();
       if (this.ownsStore) await this.store.close();
     }
   }
@@ -326,8 +342,14 @@ export class Worker {
       this.queriesMaybeReady = true;
       for (const wakeup of Object.values(this.wakeups)) wakeup.notify();
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.taskQueue) {
-      if (hint.kind === TaskKind.Query) this.queriesMaybeReady = true;
-      this.wakeups[hint.kind === TaskKind.Activity ? 'activity' : 'workflow'].notify();
+      if (hint.kind === TaskKind.Query) {
+        this.queriesMaybeReady = true;
+        this.wakeups.workflow.notify();
+        return;
+      }
+      const kind = hint.kind === TaskKind.Activity ? 'activity' : 'workflow';
+      if (this.answersAtOnce(kind)) this.wakeups[kind].notify();
+      else this.wakeups[kind].notifyWithin(FOLLOWER_DELAY_MS);
     } else if (hint.type === 'task-ready' && hint.taskQueue === this.sticky?.name) {
       this.stickyMaybeReady = true;
       this.wakeups.workflow.notify();
@@ -336,6 +358,17 @@ export class Worker {
         this.earliestHintDuringScan = Math.min(this.earliestHintDuringScan, hint.at);
       else if (hint.at < this.nextExpiryWake) this.wakeups.expiry.notify();
     }
+  }
+
+  /**
+   * Whether a hint of ready `kind` tasks on the queue is answered at once: always on a one-process
+   * store; on a shared one by the first responder, and by a worker already running tasks.
+   */
+  private answersAtOnce(kind: 'workflow' | 'activity'): boolean {
+    const seat = this.seats[kind];
+    if (!seat || seat.held) return true;
+    const { workflow, activity } = this.slots;
+    return workflow.free < workflow.max || activity.free < activity.max;
   }
 
   private get pollIntervalMs(): number {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { seatLockName } from '../../src/store/postgres/first-responders.ts';
 import type { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 
 export const POSTGRES_URL =
@@ -71,4 +72,21 @@ export async function someoneWaitsForALock(): Promise<void> {
   } finally {
     await watcher.end();
   }
+}
+
+/**
+ * A query for the session holding a queue's first-responder seat (an advisory lock keyed by the
+ * hash of its name), joined with `pg_stat_activity`: at most one row, with the session's `pid`.
+ */
+export function seatHolderQuery(
+  schema: string,
+  taskQueue: string,
+  kind: 'workflow' | 'activity',
+): { text: string; values: string[] } {
+  return {
+    text: `SELECT pid, client_addr, client_port FROM pg_locks JOIN pg_stat_activity USING (pid)
+            WHERE locktype = 'advisory' AND granted AND objsubid = 1
+              AND (classid::int8 << 32 | objid::int8) = hashtextextended($1, 0)`,
+    values: [seatLockName(schema, taskQueue, kind)],
+  };
 }

@@ -13,7 +13,7 @@ import { Client } from '../../src/client/index.ts';
 import { Worker } from '../../src/worker/index.ts';
 import * as basicActivities from '../fixtures/basic-activities.ts';
 import * as basicWorkflows from '../fixtures/basic-workflows.ts';
-import { freshSchema, POSTGRES_URL } from '../helpers/postgres.ts';
+import { freshSchema, POSTGRES_URL, seatHolderQuery } from '../helpers/postgres.ts';
 import { storeContract, type StoreFixture } from './contract.ts';
 import {
   activityTask,
@@ -337,12 +337,20 @@ describe('postgres specifics', () => {
           args: [4],
         });
         assert.equal(result, 7);
-        // The worker's listening connection: a Unix socket's backend has no client address and
-        // port -1; over TCP it would have 127.0.0.1 and a port.
+        // The worker's listening connection (where it holds the queue's first-responder seat): a
+        // Unix socket's backend has no client address and port -1; over TCP it would have
+        // 127.0.0.1 and a port.
         const listeners = await admin(async (c) => {
-          const { rows } = await c.query<{ client_addr: string | null; client_port: number }>(
-            `SELECT client_addr, client_port FROM pg_stat_activity WHERE query LIKE $1`,
-            [`LISTEN "keel_hints_${schema}"%`],
+          const holder = async () => {
+            const { rows } = await c.query<{ client_addr: string | null; client_port: number }>(
+              seatHolderQuery(schema, 'socket', 'workflow'),
+            );
+            return rows.map(({ client_addr, client_port }) => ({ client_addr, client_port }));
+          };
+          let rows: Awaited<ReturnType<typeof holder>> = [];
+          await waitFor(
+            async () => (rows = await holder()).length > 0,
+            'the worker to take its seat',
           );
           return rows;
         });

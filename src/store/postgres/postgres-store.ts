@@ -29,6 +29,7 @@ import { runOfTaskKey, type TaskRecord } from '../../state/tasks.ts';
 import { compilePostgresFilter } from '../../visibility/postgres-filter.ts';
 import type {
   ExecutionSummary,
+  FirstResponderSeat,
   ListExecutionsOptions,
   PendingWork,
   RunOutcome,
@@ -57,6 +58,7 @@ import {
 } from '../rows.ts';
 import { migratePostgres, quoteIdent } from './migrations.ts';
 import { PostgresBatch } from './batch.ts';
+import { FirstResponderSeats } from './first-responders.ts';
 import { KnownRows } from './known-rows.ts';
 import type { RowsWritten } from './pending-writes.ts';
 import { StatementPipeline } from './statement-pipeline.ts';
@@ -205,6 +207,7 @@ export class PostgresStore implements Store {
   private readonly connection: pg.ClientConfig;
   private readonly channels: HintChannels;
   private readonly listenOn: string[];
+  private readonly firstResponders: FirstResponderSeats;
 
   /** Opens the store at `url` (`postgres://user@host:port/db?schema=keel`); the schema is migrated on first use. */
   static open(url: string, options: PostgresStoreOptions = {}): PostgresStore {
@@ -218,6 +221,7 @@ export class PostgresStore implements Store {
     this.schema = schema;
     this.channels = hintChannels(schema);
     this.listenOn = channelsFor(this.channels, options.hints ?? 'all');
+    this.firstResponders = new FirstResponderSeats(schema);
     const redacted = new URL(parsed);
     redacted.password = '';
     this.location = `${redacted.toString()} (schema ${schema})`;
@@ -310,12 +314,14 @@ export class PostgresStore implements Store {
           this.listenOn.map((channel) => `LISTEN ${quoteIdent(channel)}`).join('; '),
         );
         attempt = 0;
+        this.firstResponders.attach(client);
         // Anything may have happened while we were not listening.
         this.listeners.emit({ type: 'external-change' });
         await ended;
       } catch {
         // reconnect below
       } finally {
+        this.firstResponders.detach(client);
         this.endListener = undefined;
         if (connected) await end();
       }
@@ -608,6 +614,10 @@ export class PostgresStore implements Store {
     return this.listeners.subscribe(listener);
   }
 
+  firstResponder(taskQueue: string, kind: 'workflow' | 'activity'): FirstResponderSeat {
+    return this.firstResponders.candidate(taskQueue, kind);
+  }
+
   async getExecution(runId: string): Promise<ExecutionState | undefined> {
     const [row] = await this.query<{ state: string }>(
       'SELECT state FROM executions WHERE run_id = $1',
@@ -740,6 +750,7 @@ export class PostgresStore implements Store {
     await this.ready.catch(() => undefined);
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     clearTimeout(this.patience);
+    this.firstResponders.close();
     await this.endListener?.();
     await this.listening;
     await this.pool.end();

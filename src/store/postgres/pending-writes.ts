@@ -128,7 +128,11 @@ export class PendingWrites {
       values.push(value);
       return `$${values.length}::${cast}`;
     };
-    /** Rows made by `jsonRow`, as one `json_to_recordset` parameter. */
+    /**
+     * Rows made by `jsonRow`, as one `json_to_recordset` parameter. Their payloads (always JSON
+     * objects) are read as text columns: json_to_recordset hands a text column an object's text
+     * verbatim, where a json column would parse it once more after the cast to json has.
+     */
     const jsonRows = (rows: string[]) => p(`[${rows.join(',')}]`, 'json');
     /** `unnest` of one array parameter per column: a batch of rows in one parameter each. */
     const unnest = <T>(rows: T[], columns: [column: (row: T) => unknown, cast: string][]) =>
@@ -143,8 +147,8 @@ export class PendingWrites {
         jsonRow({ r: x.runId, i: x.eventId, t: x.eventTime, y: x.eventType }, 'a', x.attributes),
       );
       parts.push(`e AS (INSERT INTO history_events (run_id, event_id, event_time, event_type, attributes)
-        SELECT r, i, t, y, a::text FROM json_to_recordset(${jsonRows(rows)})
-          AS x(r text, i int, t bigint, y text, a json))`);
+        SELECT r, i, t, y, a FROM json_to_recordset(${jsonRows(rows)})
+          AS x(r text, i int, t bigint, y text, a text))`);
     }
     if (this.inserted.size > 0) {
       shape.push('i');
@@ -164,8 +168,8 @@ export class PendingWrites {
       );
       parts.push(`i AS (INSERT INTO executions (run_id, workflow_id, workflow_type, task_queue, status, start_time, close_time,
           history_length, memo, search_attributes, state)
-        SELECT r, w, y, q, s, t, c, h, m, a, j::text FROM json_to_recordset(${jsonRows(rows)})
-          AS x(r text, w text, y text, q text, s text, t bigint, c bigint, h int, m text, a text, j json))`);
+        SELECT r, w, y, q, s, t, c, h, m, a, j FROM json_to_recordset(${jsonRows(rows)})
+          AS x(r text, w text, y text, q text, s text, t bigint, c bigint, h int, m text, a text, j text))`);
     }
     if (this.updated.size <= BY_KEY_MAX) {
       // A few runs (usually one): key lookups, which no plan can turn into a scan.
@@ -185,9 +189,9 @@ export class PendingWrites {
         jsonRow({ r: s.runId, ...changingColumns(s) }, 'j', s.json),
       );
       parts.push(`u AS (UPDATE executions x SET status = v.s, close_time = v.c, history_length = v.h,
-          memo = v.m, search_attributes = v.a, state = v.j::text
+          memo = v.m, search_attributes = v.a, state = v.j
         FROM json_to_recordset(${jsonRows(rows)})
-          AS v(r text, s text, c bigint, h int, m text, a text, j json)
+          AS v(r text, s text, c bigint, h int, m text, a text, j text)
         WHERE x.run_id = ANY(${p([...this.updated.keys()], 'text[]')}) AND x.run_id = v.r)`);
     }
     const puts = [...this.tasks.values()].filter((t) => t !== null);
@@ -226,8 +230,8 @@ export class PendingWrites {
       shape.push('t');
       const rows = puts.map(taskJsonRow);
       parts.push(`t AS (INSERT INTO tasks (key, kind, run_id, task_queue, state, expires_at, claim_token, claimed_by, data)
-        SELECT k, n, r, q, s, e, c, b, d::text FROM json_to_recordset(${jsonRows(rows)})
-          AS x(k text, n text, r text, q text, s text, e bigint, c bigint, b text, d json)
+        SELECT k, n, r, q, s, e, c, b, d FROM json_to_recordset(${jsonRows(rows)})
+          AS x(k text, n text, r text, q text, s text, e bigint, c bigint, b text, d text)
         ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, run_id = excluded.run_id, task_queue = excluded.task_queue,
           state = excluded.state, expires_at = excluded.expires_at, claim_token = excluded.claim_token,
           claimed_by = excluded.claimed_by, data = excluded.data)`);

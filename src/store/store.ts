@@ -211,9 +211,12 @@ export interface Store {
    * seat passes to another candidate when its holder withdraws or loses its connection. Undefined
    * on one-process stores, where every worker answers at once.
    */
-  firstResponder?(taskQueue: string, kind: 'workflow' | 'activity'): FirstResponderSeat;
+  firstResponder?(taskQueue: string, kind: PolledTaskKind): FirstResponderSeat;
   close(): Promise<void>;
 }
+
+/** The kinds of task that workers poll a task queue for. */
+export type PolledTaskKind = 'workflow' | 'activity';
 
 /** A process's candidacy to answer a task queue's hints first (`Store.firstResponder`). */
 export interface FirstResponderSeat {

@@ -22,7 +22,7 @@ import { installWorkflowGuards } from '../runtime/global-guards.ts';
 import type { WorkflowLogger } from '../runtime/workflow-info.ts';
 import { openStore } from '../store/open-store.ts';
 import type { StickyQueue } from '../state/execution-state.ts';
-import type { FirstResponderSeat, Store, StoreHint } from '../store/store.ts';
+import type { FirstResponderSeat, PolledTaskKind, Store, StoreHint } from '../store/store.ts';
 import { TaskKind } from '../state/tasks.ts';
 import type { ActivityFunction } from '../workflow/activities.ts';
 import { ActivityExecutor } from './activity-executor.ts';
@@ -157,7 +157,7 @@ export class Worker {
   private readonly stopping: { promise: Promise<void>; resolve: () => void };
   private unsubscribe?: () => void;
   /** Candidacies to answer the queue's hints first (shared stores), by the kind of task polled. */
-  private readonly seats: Partial<Record<'workflow' | 'activity', FirstResponderSeat>> = {};
+  private readonly seats: Partial<Record<PolledTaskKind, FirstResponderSeat>> = {};
 
   private constructor(
     private readonly options: WorkerOptions,
@@ -364,7 +364,7 @@ export class Worker {
    * Whether a hint of ready `kind` tasks on the queue is answered at once: always on a one-process
    * store; on a shared one by the first responder, and by a worker already running tasks.
    */
-  private answersAtOnce(kind: 'workflow' | 'activity'): boolean {
+  private answersAtOnce(kind: PolledTaskKind): boolean {
     const seat = this.seats[kind];
     if (!seat || seat.held) return true;
     const { workflow, activity } = this.slots;
@@ -455,7 +455,7 @@ export class Worker {
    * once if the queue may hold more, else sleep until a hint, a freed slot or the poll interval.
    */
   private async poll(
-    kind: 'workflow' | 'activity',
+    kind: PolledTaskKind,
     claim: (
       slots: ClaimSlots,
     ) => Promise<{ jobs: (() => Promise<void>)[]; more: boolean; busy: boolean }>,
@@ -508,7 +508,7 @@ export class Worker {
   }
 
   /** Runs a task in a slot already acquired, releasing it when done. */
-  private track(kind: 'workflow' | 'activity', job: () => Promise<void>): void {
+  private track(kind: PolledTaskKind, job: () => Promise<void>): void {
     const inFlight = this.inFlight[kind];
     const running: Promise<void> = job()
       .catch((error: unknown) =>

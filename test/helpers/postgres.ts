@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { seatLockName } from '../../src/store/postgres/first-responders.ts';
 import type { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import type { PolledTaskKind } from '../../src/store/store.ts';
 
 export const POSTGRES_URL =
   process.env.KEEL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -81,7 +82,7 @@ export async function someoneWaitsForALock(): Promise<void> {
 export function seatHolderQuery(
   schema: string,
   taskQueue: string,
-  kind: 'workflow' | 'activity',
+  kind: PolledTaskKind,
 ): { text: string; values: string[] } {
   return {
     text: `SELECT pid, client_addr, client_port FROM pg_locks JOIN pg_stat_activity USING (pid)

@@ -11,7 +11,7 @@
  * up its seats with the hints it no longer hears, and another candidate takes them at its next try.
  */
 import type pg from 'pg';
-import type { FirstResponderSeat } from '../store.ts';
+import type { FirstResponderSeat, PolledTaskKind } from '../store.ts';
 
 /** How often a candidate tries again for a seat another process holds. */
 export const SEAT_RETRY_MS = 1000;
@@ -36,7 +36,7 @@ export class FirstResponderSeats {
   constructor(private readonly schema: string) {}
 
   /** A candidacy for the seat of `taskQueue`'s `kind` tasks in this schema. */
-  candidate(taskQueue: string, kind: 'workflow' | 'activity'): FirstResponderSeat {
+  candidate(taskQueue: string, kind: PolledTaskKind): FirstResponderSeat {
     const lock = seatLockName(this.schema, taskQueue, kind);
     let seat = this.seats.get(lock);
     if (!seat) this.seats.set(lock, (seat = { lock, candidates: 0, held: false }));
@@ -72,13 +72,11 @@ export class FirstResponderSeats {
     if (this.session !== session) return;
     this.session = undefined;
     for (const seat of this.seats.values()) seat.held = false;
-    clearTimeout(this.retry);
-    this.retry = undefined;
+    this.cancelRetry();
   }
 
   close(): void {
-    clearTimeout(this.retry);
-    this.retry = undefined;
+    this.cancelRetry();
     this.session = undefined;
   }
 
@@ -93,8 +91,7 @@ export class FirstResponderSeats {
     const wanted = [...this.seats.values()].filter((seat) => !seat.held).map((seat) => seat.lock);
     if (wanted.length === 0) return;
     this.trying = true;
-    clearTimeout(this.retry);
-    this.retry = undefined;
+    this.cancelRetry();
     try {
       const { rows } = await session.query<{ lock: string; taken: boolean }>(TRY_LOCKS, [wanted]);
       for (const { lock, taken } of rows) {
@@ -119,10 +116,15 @@ export class FirstResponderSeats {
       this.retry.unref();
     }
   }
+
+  private cancelRetry(): void {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+  }
 }
 
 /** The name of the advisory lock that is the seat (its key is the name's 64-bit hash). */
-export function seatLockName(schema: string, taskQueue: string, kind: 'workflow' | 'activity') {
+export function seatLockName(schema: string, taskQueue: string, kind: PolledTaskKind) {
   return `keel first responder\n${schema}\n${kind}\n${taskQueue}`;
 }
 

@@ -32,6 +32,7 @@ import type {
   FirstResponderSeat,
   ListExecutionsOptions,
   PendingWork,
+  PolledTaskKind,
   RunOutcome,
   Store,
   StoreHint,
@@ -614,7 +615,7 @@ export class PostgresStore implements Store {
     return this.listeners.subscribe(listener);
   }
 
-  firstResponder(taskQueue: string, kind: 'workflow' | 'activity'): FirstResponderSeat {
+  firstResponder(taskQueue: string, kind: PolledTaskKind): FirstResponderSeat {
     return this.firstResponders.candidate(taskQueue, kind);
   }
 
